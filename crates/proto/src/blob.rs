@@ -1,0 +1,101 @@
+//! Binary members, carried as standard base64 strings in JSON.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+use zeroize::Zeroizing;
+
+/// A non-secret binary member (a ciphertext blob).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Blob(pub Vec<u8>);
+
+/// A secret binary member (plaintext, a data key). Zeroized on drop; its
+/// `Debug` prints the length only.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SecretBlob(pub Zeroizing<Vec<u8>>);
+
+impl std::fmt::Debug for Blob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Blob({} bytes)", self.0.len())
+    }
+}
+
+impl std::fmt::Debug for SecretBlob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretBlob(<redacted {} bytes>)", self.0.len())
+    }
+}
+
+impl SecretBlob {
+    /// Wrap bytes that are already zeroizing.
+    pub fn new(bytes: Zeroizing<Vec<u8>>) -> Self {
+        SecretBlob(bytes)
+    }
+}
+
+struct B64Visitor;
+
+impl Visitor<'_> for B64Visitor {
+    type Value = Vec<u8>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a base64-encoded string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<u8>, E> {
+        STANDARD
+            .decode(v)
+            .map_err(|_| E::custom("Invalid base64 in a binary member"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Blob {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(B64Visitor).map(Blob)
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretBlob {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(B64Visitor)
+            .map(|v| SecretBlob(Zeroizing::new(v)))
+    }
+}
+
+fn serialize_b64<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    // The encoded copy of a secret is zeroized too.
+    let encoded = Zeroizing::new(STANDARD.encode(bytes));
+    s.serialize_str(&encoded)
+}
+
+impl Serialize for Blob {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_b64(&self.0, s)
+    }
+}
+
+impl Serialize for SecretBlob {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_b64(&self.0, s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_redacted_debug() {
+        let b: SecretBlob = serde_json::from_str("\"aGVsbG8=\"").unwrap();
+        assert_eq!(&b.0[..], b"hello");
+        assert_eq!(format!("{b:?}"), "SecretBlob(<redacted 5 bytes>)");
+        assert_eq!(serde_json::to_string(&b).unwrap(), "\"aGVsbG8=\"");
+    }
+
+    #[test]
+    fn invalid_base64_is_an_error() {
+        assert!(serde_json::from_str::<Blob>("\"!!!\"").is_err());
+        assert!(serde_json::from_str::<Blob>("12").is_err());
+    }
+}
