@@ -43,6 +43,17 @@ macro_rules! model_enum {
             }
         }
 
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+                <$name as ModelEnum>::parse(&s).ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "unknown {} value '{}'", stringify!($name), s
+                    ))
+                })
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())

@@ -37,10 +37,14 @@ error_codes! {
     RequestEntityTooLarge = ("RequestEntityTooLargeException", 413),
     // KMS exceptions of the service model.
     AlreadyExists = ("AlreadyExistsException", 400),
+    CustomKeyStoreNotFound = ("CustomKeyStoreNotFoundException", 400),
+    // Not in the service model, but what KMS answers for a reserved
+    // `alias/aws/` name.
+    NotAuthorized = ("NotAuthorizedException", 400),
     Conflict = ("ConflictException", 400),
     DependencyTimeout = ("DependencyTimeoutException", 503),
     Disabled = ("DisabledException", 400),
-    DryRunOperation = ("DryRunOperationException", 412),
+    DryRunOperation = ("DryRunOperationException", 400),
     IncorrectKey = ("IncorrectKeyException", 400),
     InvalidAliasName = ("InvalidAliasNameException", 400),
     InvalidArn = ("InvalidArnException", 400),

@@ -1,1 +1,135 @@
-//! placeholder
+//! `trent-store`: where keys, aliases and settings are kept.
+//!
+//! It owns: the [`KeyStore`] trait, an in-memory store (tests), the embedded
+//! SQLite store (the default), and the [`conformance`] suite that every
+//! backend must pass, so the PostgreSQL backend of a later capability is held
+//! to the same contract.
+//!
+//! It refuses: any domain decision. Records arrive fully formed from
+//! `trent-core`'s pure transitions; the store only keeps them, atomically,
+//! with compare-and-swap on the record's revision.
+
+pub mod conformance;
+mod memory;
+mod sqlite;
+
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use trent_core::alias::AliasRecord;
+use trent_core::ids::{AccountId, AliasName, KeyId, KeyLocator, Region};
+use trent_core::key::KeyRecord;
+use trent_core::Millis;
+use trent_proto::KeyLastUsageTrackingOperation;
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The stored record's revision is not the one the update was based on.
+    #[error("the record was changed by another request")]
+    Conflict,
+    /// A record with that identity exists already.
+    #[error("the record exists already")]
+    AlreadyExists,
+    /// No record with that identity.
+    #[error("no such record")]
+    NotFound,
+    /// A stored record could not be read back.
+    #[error("a stored record is corrupt")]
+    Corrupt(#[source] serde_json::Error),
+    /// The backend failed (IO, database error).
+    #[error("storage backend failure")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The last successful cryptographic use of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRecord {
+    /// Which key.
+    pub locator: KeyLocator,
+    /// Which operation.
+    pub operation: KeyLastUsageTrackingOperation,
+    /// When.
+    pub at: Millis,
+    /// The request id of that request.
+    pub request_id: String,
+}
+
+/// Persistence of keys, aliases, key usage and settings.
+///
+/// Every method is one atomic transaction; every method that returned `Ok` has
+/// made its change durable.
+#[async_trait]
+pub trait KeyStore: Send + Sync + std::fmt::Debug {
+    /// Insert a new key. `AlreadyExists` if the locator is taken.
+    async fn insert_key(&self, record: &KeyRecord) -> Result<(), StoreError>;
+
+    /// Read a key.
+    async fn get_key(&self, locator: &KeyLocator) -> Result<Option<KeyRecord>, StoreError>;
+
+    /// Replace a key whose stored revision is `record.revision - 1`;
+    /// `Conflict` otherwise, `NotFound` if it is gone.
+    async fn update_key(&self, record: &KeyRecord) -> Result<(), StoreError>;
+
+    /// Delete a key at `revision`, with its aliases and usage record.
+    async fn delete_key(&self, locator: &KeyLocator, revision: u64) -> Result<(), StoreError>;
+
+    /// Key ids of an account in a region, in id order, after `after`.
+    async fn list_keys(
+        &self,
+        region: &Region,
+        account: &AccountId,
+        after: Option<&KeyId>,
+        limit: usize,
+    ) -> Result<Vec<KeyId>, StoreError>;
+
+    /// Keys whose `due_at` is at or before `now` (any region and account).
+    async fn due_keys(&self, now: Millis, limit: usize) -> Result<Vec<KeyLocator>, StoreError>;
+
+    /// Insert an alias. `AlreadyExists` if the name is taken.
+    async fn insert_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
+
+    /// Read an alias.
+    async fn get_alias(
+        &self,
+        region: &Region,
+        account: &AccountId,
+        name: &AliasName,
+    ) -> Result<Option<AliasRecord>, StoreError>;
+
+    /// Replace an existing alias. `NotFound` if it does not exist.
+    async fn update_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
+
+    /// Delete an alias. `NotFound` if it does not exist.
+    async fn delete_alias(
+        &self,
+        region: &Region,
+        account: &AccountId,
+        name: &AliasName,
+    ) -> Result<(), StoreError>;
+
+    /// Aliases of an account in a region (optionally only those pointing at
+    /// `target`), in name order, after `after`.
+    async fn list_aliases(
+        &self,
+        region: &Region,
+        account: &AccountId,
+        target: Option<&KeyId>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AliasRecord>, StoreError>;
+
+    /// Record the last use of keys (newer entries win).
+    async fn record_usage(&self, usage: &[UsageRecord]) -> Result<(), StoreError>;
+
+    /// The last recorded use of a key.
+    async fn get_usage(&self, locator: &KeyLocator) -> Result<Option<UsageRecord>, StoreError>;
+
+    /// A setting.
+    async fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Set a setting unless it exists; returns whether it was set.
+    async fn put_meta_if_absent(&self, name: &str, value: &[u8]) -> Result<bool, StoreError>;
+}

@@ -1,0 +1,302 @@
+//! The contract every [`KeyStore`] backend must meet. Each backend's tests
+//! call [`run_all`] with a factory of empty stores.
+
+use crate::{KeyStore, StoreError, UsageRecord};
+use std::future::Future;
+use std::sync::Arc;
+use trent_core::alias::AliasRecord;
+use trent_core::ids::{AccountId, AliasName, KeyId, KeyLocator, Region};
+use trent_core::key::{KeyRecord, KeyVersion};
+use trent_core::DAY_MS;
+use trent_proto::{KeyLastUsageTrackingOperation, RotationType};
+
+fn region(s: &str) -> Region {
+    Region::parse(s).expect("valid region")
+}
+
+fn account(s: &str) -> AccountId {
+    AccountId::parse(s).expect("valid account")
+}
+
+/// A key record for tests: key id bytes all `n`, in us-east-1 / 111122223333.
+pub fn sample_key(n: u8) -> KeyRecord {
+    sample_key_in(n, "us-east-1", "111122223333")
+}
+
+/// A key record for tests in a given region and account.
+pub fn sample_key_in(n: u8, r: &str, a: &str) -> KeyRecord {
+    let locator = KeyLocator {
+        region: region(r),
+        account: account(a),
+        key_id: KeyId::from_random([n; 16]),
+    };
+    KeyRecord::new_symmetric(
+        locator,
+        1_700_000_000_000,
+        format!("key {n}"),
+        "{}".into(),
+        vec![("team".into(), "a".into())],
+        KeyVersion {
+            number: 1,
+            material_id: format!("{n:064x}"),
+            created_at: 1_700_000_000_000,
+            rotation_type: None,
+            wrapped: vec![n; 61],
+        },
+    )
+}
+
+fn alias(name: &str, target: &KeyRecord) -> AliasRecord {
+    AliasRecord {
+        region: target.locator.region.clone(),
+        account: target.locator.account.clone(),
+        name: AliasName(name.into()),
+        target: target.locator.key_id,
+        created_at: 1,
+        updated_at: 1,
+    }
+}
+
+/// Run every check, each on a fresh store from `make`.
+pub async fn run_all<S, F, Fut>(make: F)
+where
+    S: KeyStore + 'static,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    keys_round_trip(&make().await).await;
+    compare_and_swap(&make().await).await;
+    concurrent_rotations_lose_no_version(Arc::new(make().await)).await;
+    delete_cascades(&make().await).await;
+    listing_is_scoped_and_paged(&make().await).await;
+    due_keys(&make().await).await;
+    aliases(&make().await).await;
+    usage(&make().await).await;
+    meta(&make().await).await;
+}
+
+async fn keys_round_trip(s: &dyn KeyStore) {
+    let k = sample_key(1);
+    s.insert_key(&k).await.expect("insert");
+    assert_eq!(s.get_key(&k.locator).await.expect("get"), Some(k.clone()));
+    assert!(matches!(s.insert_key(&k).await, Err(StoreError::AlreadyExists)));
+    let other = sample_key(2);
+    assert_eq!(s.get_key(&other.locator).await.expect("get"), None);
+    // The same id in another region or account is another key.
+    let elsewhere = sample_key_in(1, "eu-west-1", "111122223333");
+    assert_eq!(s.get_key(&elsewhere.locator).await.expect("get"), None);
+    s.insert_key(&elsewhere).await.expect("insert elsewhere");
+}
+
+async fn compare_and_swap(s: &dyn KeyStore) {
+    let k = sample_key(1);
+    s.insert_key(&k).await.expect("insert");
+    let d = k.disable().expect("disable");
+    s.update_key(&d).await.expect("update at the right revision");
+    // An update computed from the old record loses.
+    let stale = k.with_description("stale".into()).expect("describe");
+    assert!(matches!(s.update_key(&stale).await, Err(StoreError::Conflict)));
+    assert_eq!(s.get_key(&k.locator).await.expect("get"), Some(d.clone()));
+    // Replaying the same update loses too.
+    assert!(matches!(s.update_key(&d).await, Err(StoreError::Conflict)));
+    let missing = sample_key(9).disable().expect("disable");
+    assert!(matches!(s.update_key(&missing).await, Err(StoreError::NotFound)));
+}
+
+async fn concurrent_rotations_lose_no_version(s: Arc<dyn KeyStore>) {
+    let k = sample_key(3);
+    s.insert_key(&k).await.expect("insert");
+    let n = 8;
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let s = s.clone();
+        let loc = k.locator.clone();
+        tasks.push(tokio::spawn(async move {
+            for _attempt in 0..1000 {
+                let cur = s.get_key(&loc).await.expect("get").expect("exists");
+                let next = cur
+                    .rotate(i, RotationType::OnDemand, format!("{i:064x}"), vec![i as u8])
+                    .expect("rotate");
+                match s.update_key(&next).await {
+                    Ok(()) => return,
+                    Err(StoreError::Conflict) => tokio::task::yield_now().await,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            panic!("rotation never won the race");
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let end = s.get_key(&k.locator).await.expect("get").expect("exists");
+    assert_eq!(end.versions.len(), 1 + n as usize);
+    let numbers: Vec<u32> = end.versions.iter().map(|v| v.number).collect();
+    assert_eq!(numbers, (1..=1 + n as u32).collect::<Vec<_>>());
+    let mut ids: Vec<&str> = end.versions[1..].iter().map(|v| v.material_id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n as usize, "every racer's version is kept");
+}
+
+async fn delete_cascades(s: &dyn KeyStore) {
+    let k = sample_key(4);
+    let keep = sample_key(5);
+    s.insert_key(&k).await.expect("insert");
+    s.insert_key(&keep).await.expect("insert");
+    s.insert_alias(&alias("alias/a", &k)).await.expect("alias");
+    s.insert_alias(&alias("alias/b", &keep)).await.expect("alias");
+    s.record_usage(&[UsageRecord {
+        locator: k.locator.clone(),
+        operation: KeyLastUsageTrackingOperation::Encrypt,
+        at: 5,
+        request_id: "r".into(),
+    }])
+    .await
+    .expect("usage");
+    assert!(matches!(s.delete_key(&k.locator, 99).await, Err(StoreError::Conflict)));
+    s.delete_key(&k.locator, k.revision).await.expect("delete");
+    assert_eq!(s.get_key(&k.locator).await.expect("get"), None);
+    assert_eq!(s.get_usage(&k.locator).await.expect("usage"), None);
+    let (r, a) = (&k.locator.region, &k.locator.account);
+    assert_eq!(s.get_alias(r, a, &AliasName("alias/a".into())).await.expect("get"), None);
+    assert!(s.get_alias(r, a, &AliasName("alias/b".into())).await.expect("get").is_some());
+    assert!(matches!(s.delete_key(&k.locator, 1).await, Err(StoreError::NotFound)));
+}
+
+async fn listing_is_scoped_and_paged(s: &dyn KeyStore) {
+    for n in 10..20 {
+        s.insert_key(&sample_key(n)).await.expect("insert");
+    }
+    s.insert_key(&sample_key_in(30, "eu-west-1", "111122223333")).await.expect("insert");
+    s.insert_key(&sample_key_in(31, "us-east-1", "444455556666")).await.expect("insert");
+    let (r, a) = (region("us-east-1"), account("111122223333"));
+    let mut all = Vec::new();
+    let mut after: Option<KeyId> = None;
+    loop {
+        let page = s.list_keys(&r, &a, after.as_ref(), 3).await.expect("list");
+        assert!(page.len() <= 3);
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().copied();
+        all.extend(page);
+    }
+    assert_eq!(all.len(), 10);
+    let mut sorted = all.clone();
+    sorted.sort_by_key(|k| k.to_string());
+    assert_eq!(all, sorted, "listed in id order");
+    let other = s
+        .list_keys(&region("us-east-1"), &account("444455556666"), None, 100)
+        .await
+        .expect("list");
+    assert_eq!(other.len(), 1);
+}
+
+async fn due_keys(s: &dyn KeyStore) {
+    let now = 1_700_000_000_000;
+    let idle = sample_key(1);
+    let rotating = sample_key(2).enable_rotation(now, 90).expect("rotation");
+    let deleting = sample_key(3).schedule_deletion(now, 7).expect("schedule");
+    for k in [&idle, &rotating, &deleting] {
+        s.insert_key(k).await.expect("insert");
+    }
+    assert!(s.due_keys(now, 10).await.expect("due").is_empty());
+    let due = s.due_keys(now + 7 * DAY_MS, 10).await.expect("due");
+    assert_eq!(due, vec![deleting.locator.clone()]);
+    let mut due = s.due_keys(now + 90 * DAY_MS, 10).await.expect("due");
+    due.sort();
+    let mut want = vec![deleting.locator.clone(), rotating.locator.clone()];
+    want.sort();
+    assert_eq!(due, want);
+    // Once rotated, the key is no longer due.
+    let rotated = rotating
+        .rotate(now + 90 * DAY_MS, RotationType::Automatic, "m".into(), vec![])
+        .expect("rotate");
+    s.update_key(&rotated).await.expect("update");
+    assert_eq!(
+        s.due_keys(now + 90 * DAY_MS, 10).await.expect("due"),
+        vec![deleting.locator.clone()]
+    );
+}
+
+async fn aliases(s: &dyn KeyStore) {
+    let k1 = sample_key(1);
+    let k2 = sample_key(2);
+    s.insert_key(&k1).await.expect("insert");
+    s.insert_key(&k2).await.expect("insert");
+    let (r, a) = (k1.locator.region.clone(), k1.locator.account.clone());
+    for name in ["alias/c", "alias/a", "alias/b"] {
+        s.insert_alias(&alias(name, &k1)).await.expect("alias");
+    }
+    assert!(matches!(
+        s.insert_alias(&alias("alias/a", &k2)).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    let mut moved = alias("alias/b", &k2);
+    moved.updated_at = 9;
+    s.update_alias(&moved).await.expect("update");
+    let got = s.get_alias(&r, &a, &AliasName("alias/b".into())).await.expect("get").expect("exists");
+    assert_eq!(got.target, k2.locator.key_id);
+    assert_eq!((got.created_at, got.updated_at), (1, 9));
+    assert!(matches!(
+        s.update_alias(&alias("alias/zzz", &k2)).await,
+        Err(StoreError::NotFound)
+    ));
+    let all = s.list_aliases(&r, &a, None, None, 100).await.expect("list");
+    let names: Vec<&str> = all.iter().map(|x| x.name.0.as_str()).collect();
+    assert_eq!(names, ["alias/a", "alias/b", "alias/c"]);
+    let page = s.list_aliases(&r, &a, None, Some("alias/a"), 1).await.expect("list");
+    assert_eq!(page[0].name.0, "alias/b");
+    let of_k1 = s
+        .list_aliases(&r, &a, Some(&k1.locator.key_id), None, 100)
+        .await
+        .expect("list");
+    assert_eq!(of_k1.len(), 2);
+    s.delete_alias(&r, &a, &AliasName("alias/a".into())).await.expect("delete");
+    assert!(matches!(
+        s.delete_alias(&r, &a, &AliasName("alias/a".into())).await,
+        Err(StoreError::NotFound)
+    ));
+    // Aliases are per region.
+    let eu = region("eu-west-1");
+    assert!(s.list_aliases(&eu, &a, None, None, 100).await.expect("list").is_empty());
+}
+
+async fn usage(s: &dyn KeyStore) {
+    let k = sample_key(1);
+    s.insert_key(&k).await.expect("insert");
+    let u = |at, op| UsageRecord {
+        locator: k.locator.clone(),
+        operation: op,
+        at,
+        request_id: format!("req-{at}"),
+    };
+    s.record_usage(&[u(10, KeyLastUsageTrackingOperation::Encrypt)]).await.expect("usage");
+    s.record_usage(&[u(5, KeyLastUsageTrackingOperation::Decrypt)]).await.expect("usage");
+    assert_eq!(
+        s.get_usage(&k.locator).await.expect("get"),
+        Some(u(10, KeyLastUsageTrackingOperation::Encrypt)),
+        "an older use does not replace a newer one"
+    );
+    s.record_usage(&[u(20, KeyLastUsageTrackingOperation::GenerateDataKey)]).await.expect("usage");
+    assert_eq!(s.get_usage(&k.locator).await.expect("get").expect("some").at, 20);
+    // Usage of a key that does not exist (deleted meanwhile) is dropped.
+    let gone = sample_key(7);
+    s.record_usage(&[UsageRecord {
+        locator: gone.locator.clone(),
+        operation: KeyLastUsageTrackingOperation::Encrypt,
+        at: 1,
+        request_id: "x".into(),
+    }])
+    .await
+    .expect("usage");
+    assert_eq!(s.get_usage(&gone.locator).await.expect("get"), None);
+}
+
+async fn meta(s: &dyn KeyStore) {
+    assert_eq!(s.get_meta("root-check").await.expect("get"), None);
+    assert!(s.put_meta_if_absent("root-check", b"one").await.expect("put"));
+    assert!(!s.put_meta_if_absent("root-check", b"two").await.expect("put"));
+    assert_eq!(s.get_meta("root-check").await.expect("get"), Some(b"one".to_vec()));
+}

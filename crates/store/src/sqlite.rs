@@ -1,0 +1,544 @@
+//! The embedded store: one SQLite file, WAL journal, `synchronous = FULL`, so
+//! a transaction that returned has reached the disk (survives a process kill
+//! and a power cut).
+//!
+//! A key record is kept as JSON beside the columns that are searched
+//! (identity, revision, due time). Calls run on tokio's blocking pool; one
+//! connection serializes writers, which is what SQLite does anyway. The hot
+//! path never comes here: keys are served from the service's cache.
+
+use crate::{KeyStore, StoreError, UsageRecord};
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use trent_core::alias::AliasRecord;
+use trent_core::ids::{AccountId, AliasName, KeyId, KeyLocator, Region};
+use trent_core::key::KeyRecord;
+use trent_core::Millis;
+use trent_proto::{KeyLastUsageTrackingOperation, ModelEnum};
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS keys (
+    region   TEXT NOT NULL,
+    account  TEXT NOT NULL,
+    key_id   TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    due_at   INTEGER,
+    record   TEXT NOT NULL,
+    PRIMARY KEY (region, account, key_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS keys_due ON keys (due_at) WHERE due_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS aliases (
+    region     TEXT NOT NULL,
+    account    TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    target     TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (region, account, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS aliases_target ON aliases (region, account, target);
+CREATE TABLE IF NOT EXISTS key_usage (
+    region     TEXT NOT NULL,
+    account    TEXT NOT NULL,
+    key_id     TEXT NOT NULL,
+    operation  TEXT NOT NULL,
+    at         INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    PRIMARY KEY (region, account, key_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
+";
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(e))
+}
+
+/// The schema of this file is newer than this binary understands.
+#[derive(Debug, thiserror::Error)]
+#[error("the database schema version {found} is newer than this build supports ({SCHEMA_VERSION})")]
+pub struct SchemaTooNew {
+    found: i64,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database file at `path`.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open(path).map_err(backend)?;
+        Self::init(conn)
+    }
+
+    /// A private in-memory database (tests).
+    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        Self::init(Connection::open_in_memory().map_err(backend)?)
+    }
+
+    fn init(conn: Connection) -> Result<SqliteStore, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(backend)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(backend)?;
+        if version > SCHEMA_VERSION {
+            return Err(backend(SchemaTooNew { found: version }));
+        }
+        conn.execute_batch(SCHEMA).map_err(backend)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(backend)?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(backend)?
+    }
+}
+
+fn encode(record: &KeyRecord) -> Result<String, StoreError> {
+    serde_json::to_string(record).map_err(StoreError::Corrupt)
+}
+
+fn decode(text: &str) -> Result<KeyRecord, StoreError> {
+    serde_json::from_str(text).map_err(StoreError::Corrupt)
+}
+
+fn revision_i64(r: u64) -> i64 {
+    i64::try_from(r).unwrap_or(i64::MAX)
+}
+
+fn alias_from_row(region: &Region, account: &AccountId, r: &rusqlite::Row<'_>) -> rusqlite::Result<AliasRecord> {
+    let target: String = r.get(1)?;
+    Ok(AliasRecord {
+        region: region.clone(),
+        account: account.clone(),
+        name: AliasName(r.get(0)?),
+        target: KeyId::parse(&target).ok_or(rusqlite::Error::InvalidColumnType(
+            1,
+            "target".into(),
+            rusqlite::types::Type::Text,
+        ))?,
+        created_at: r.get(2)?,
+        updated_at: r.get(3)?,
+    })
+}
+
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn insert_key(&self, record: &KeyRecord) -> Result<(), StoreError> {
+        let json = encode(record)?;
+        let l = record.locator.clone();
+        let (rev, due) = (revision_i64(record.revision), record.due_at());
+        self.run(move |c| {
+            let n = c
+                .execute(
+                    "INSERT INTO keys (region, account, key_id, revision, due_at, record)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                    params![l.region.as_str(), l.account.as_str(), l.key_id.to_string(), rev, due, json],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::AlreadyExists);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_key(&self, locator: &KeyLocator) -> Result<Option<KeyRecord>, StoreError> {
+        let l = locator.clone();
+        let text: Option<String> = self
+            .run(move |c| {
+                c.query_row(
+                    "SELECT record FROM keys WHERE region = ?1 AND account = ?2 AND key_id = ?3",
+                    params![l.region.as_str(), l.account.as_str(), l.key_id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)
+            })
+            .await?;
+        text.as_deref().map(decode).transpose()
+    }
+
+    async fn update_key(&self, record: &KeyRecord) -> Result<(), StoreError> {
+        let json = encode(record)?;
+        let l = record.locator.clone();
+        let (rev, due) = (revision_i64(record.revision), record.due_at());
+        self.run(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE keys SET revision = ?4, due_at = ?5, record = ?6
+                     WHERE region = ?1 AND account = ?2 AND key_id = ?3 AND revision = ?4 - 1",
+                    params![l.region.as_str(), l.account.as_str(), l.key_id.to_string(), rev, due, json],
+                )
+                .map_err(backend)?;
+            if n == 1 {
+                return Ok(());
+            }
+            let exists: Option<i64> = c
+                .query_row(
+                    "SELECT revision FROM keys WHERE region = ?1 AND account = ?2 AND key_id = ?3",
+                    params![l.region.as_str(), l.account.as_str(), l.key_id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            Err(if exists.is_some() { StoreError::Conflict } else { StoreError::NotFound })
+        })
+        .await
+    }
+
+    async fn delete_key(&self, locator: &KeyLocator, revision: u64) -> Result<(), StoreError> {
+        let l = locator.clone();
+        let rev = revision_i64(revision);
+        self.run(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            let (region, account, id) = (l.region.as_str(), l.account.as_str(), l.key_id.to_string());
+            let n = tx
+                .execute(
+                    "DELETE FROM keys WHERE region = ?1 AND account = ?2 AND key_id = ?3 AND revision = ?4",
+                    params![region, account, id, rev],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                let exists: Option<i64> = tx
+                    .query_row(
+                        "SELECT revision FROM keys WHERE region = ?1 AND account = ?2 AND key_id = ?3",
+                        params![region, account, id],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(backend)?;
+                return Err(if exists.is_some() { StoreError::Conflict } else { StoreError::NotFound });
+            }
+            tx.execute(
+                "DELETE FROM aliases WHERE region = ?1 AND account = ?2 AND target = ?3",
+                params![region, account, id],
+            )
+            .map_err(backend)?;
+            tx.execute(
+                "DELETE FROM key_usage WHERE region = ?1 AND account = ?2 AND key_id = ?3",
+                params![region, account, id],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn list_keys(
+        &self,
+        region: &Region,
+        account: &AccountId,
+        after: Option<&KeyId>,
+        limit: usize,
+    ) -> Result<Vec<KeyId>, StoreError> {
+        let (region, account) = (region.clone(), account.clone());
+        let after = after.map(|a| a.to_string()).unwrap_or_default();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let ids: Vec<String> = self
+            .run(move |c| {
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT key_id FROM keys WHERE region = ?1 AND account = ?2 AND key_id > ?3
+                         ORDER BY key_id LIMIT ?4",
+                    )
+                    .map_err(backend)?;
+                let rows = st
+                    .query_map(params![region.as_str(), account.as_str(), after, limit], |r| r.get(0))
+                    .map_err(backend)?;
+                rows.collect::<Result<Vec<String>, _>>().map_err(backend)
+            })
+            .await?;
+        Ok(ids.iter().filter_map(|s| KeyId::parse(s)).collect())
+    }
+
+    async fn due_keys(&self, now: Millis, limit: usize) -> Result<Vec<KeyLocator>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<(String, String, String)> = self
+            .run(move |c| {
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT region, account, key_id FROM keys
+                         WHERE due_at IS NOT NULL AND due_at <= ?1 ORDER BY due_at LIMIT ?2",
+                    )
+                    .map_err(backend)?;
+                let rows = st
+                    .query_map(params![now, limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .map_err(backend)?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(r, a, k)| {
+                Some(KeyLocator {
+                    region: Region::parse(&r)?,
+                    account: AccountId::parse(&a)?,
+                    key_id: KeyId::parse(&k)?,
+                })
+            })
+            .collect())
+    }
+
+    async fn insert_alias(&self, alias: &AliasRecord) -> Result<(), StoreError> {
+        let a = alias.clone();
+        self.run(move |c| {
+            let n = c
+                .execute(
+                    "INSERT INTO aliases (region, account, name, target, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                    params![a.region.as_str(), a.account.as_str(), a.name.0, a.target.to_string(), a.created_at, a.updated_at],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::AlreadyExists);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_alias(
+        &self,
+        region: &Region,
+        account: &AccountId,
+        name: &AliasName,
+    ) -> Result<Option<AliasRecord>, StoreError> {
+        let (region, account, name) = (region.clone(), account.clone(), name.clone());
+        self.run(move |c| {
+            c.query_row(
+                "SELECT name, target, created_at, updated_at FROM aliases
+                 WHERE region = ?1 AND account = ?2 AND name = ?3",
+                params![region.as_str(), account.as_str(), name.0],
+                |r| alias_from_row(&region, &account, r),
+            )
+            .optional()
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn update_alias(&self, alias: &AliasRecord) -> Result<(), StoreError> {
+        let a = alias.clone();
+        self.run(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE aliases SET target = ?4, updated_at = ?5
+                     WHERE region = ?1 AND account = ?2 AND name = ?3",
+                    params![a.region.as_str(), a.account.as_str(), a.name.0, a.target.to_string(), a.updated_at],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_alias(
+        &self,
+        region: &Region,
+        account: &AccountId,
+        name: &AliasName,
+    ) -> Result<(), StoreError> {
+        let (region, account, name) = (region.clone(), account.clone(), name.clone());
+        self.run(move |c| {
+            let n = c
+                .execute(
+                    "DELETE FROM aliases WHERE region = ?1 AND account = ?2 AND name = ?3",
+                    params![region.as_str(), account.as_str(), name.0],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_aliases(
+        &self,
+        region: &Region,
+        account: &AccountId,
+        target: Option<&KeyId>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AliasRecord>, StoreError> {
+        let (region, account) = (region.clone(), account.clone());
+        let target = target.map(|t| t.to_string());
+        let after = after.unwrap_or("").to_string();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT name, target, created_at, updated_at FROM aliases
+                     WHERE region = ?1 AND account = ?2 AND name > ?3
+                       AND (?4 IS NULL OR target = ?4)
+                     ORDER BY name LIMIT ?5",
+                )
+                .map_err(backend)?;
+            let rows = st
+                .query_map(
+                    params![region.as_str(), account.as_str(), after, target, limit],
+                    |r| alias_from_row(&region, &account, r),
+                )
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        })
+        .await
+    }
+
+    async fn record_usage(&self, usage: &[UsageRecord]) -> Result<(), StoreError> {
+        if usage.is_empty() {
+            return Ok(());
+        }
+        let usage = usage.to_vec();
+        self.run(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            for u in &usage {
+                let l = &u.locator;
+                tx.execute(
+                    "INSERT INTO key_usage (region, account, key_id, operation, at, request_id)
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6
+                     WHERE EXISTS (SELECT 1 FROM keys WHERE region = ?1 AND account = ?2 AND key_id = ?3)
+                     ON CONFLICT (region, account, key_id) DO UPDATE
+                     SET operation = excluded.operation, at = excluded.at, request_id = excluded.request_id
+                     WHERE excluded.at >= key_usage.at",
+                    params![
+                        l.region.as_str(),
+                        l.account.as_str(),
+                        l.key_id.to_string(),
+                        u.operation.as_str(),
+                        u.at,
+                        u.request_id
+                    ],
+                )
+                .map_err(backend)?;
+            }
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn get_usage(&self, locator: &KeyLocator) -> Result<Option<UsageRecord>, StoreError> {
+        let l = locator.clone();
+        self.run(move |c| {
+            let row: Option<(String, i64, String)> = c
+                .query_row(
+                    "SELECT operation, at, request_id FROM key_usage
+                     WHERE region = ?1 AND account = ?2 AND key_id = ?3",
+                    params![l.region.as_str(), l.account.as_str(), l.key_id.to_string()],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(backend)?;
+            Ok(row.and_then(|(op, at, request_id)| {
+                Some(UsageRecord {
+                    locator: l.clone(),
+                    operation: KeyLastUsageTrackingOperation::parse(&op)?,
+                    at,
+                    request_id,
+                })
+            }))
+        })
+        .await
+    }
+
+    async fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let name = name.to_string();
+        self.run(move |c| {
+            c.query_row("SELECT value FROM meta WHERE name = ?1", params![name], |r| r.get(0))
+                .optional()
+                .map_err(backend)
+        })
+        .await
+    }
+
+    async fn put_meta_if_absent(&self, name: &str, value: &[u8]) -> Result<bool, StoreError> {
+        let (name, value) = (name.to_string(), value.to_vec());
+        self.run(move |c| {
+            let n = c
+                .execute(
+                    "INSERT INTO meta (name, value) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                    params![name, value],
+                )
+                .map_err(backend)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn conformance_in_memory_database() {
+        crate::conformance::run_all(|| async { SqliteStore::open_in_memory().unwrap() }).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn conformance_on_disk_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trent.db");
+        let p2 = path.clone();
+        crate::conformance::run_all(move || {
+            let p = p2.clone();
+            async move {
+                let _ = std::fs::remove_file(&p);
+                let _ = std::fs::remove_file(p.with_extension("db-wal"));
+                let _ = std::fs::remove_file(p.with_extension("db-shm"));
+                SqliteStore::open(&p).unwrap()
+            }
+        })
+        .await;
+        // What was committed is there after reopening.
+        let store = SqliteStore::open(&path).unwrap();
+        let rec = crate::conformance::sample_key(1);
+        store.insert_key(&rec).await.unwrap();
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.get_key(&rec.locator).await.unwrap(), Some(rec));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trent.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.pragma_update(None, "user_version", 99).unwrap();
+        }
+        assert!(SqliteStore::open(&path).is_err());
+    }
+}
