@@ -195,21 +195,9 @@ impl KeyRecord {
         Ok(())
     }
 
-    /// Whether the key can be used for a cryptographic operation now.
+    /// Whether the key can be used for a symmetric cryptographic operation now.
     pub fn check_usable(&self, operation: &'static str) -> Result<(), KeyError> {
-        match self.state {
-            KeyState::Enabled => {}
-            KeyState::Disabled => return Err(KeyError::Disabled { arn: self.arn() }),
-            _ => return Err(KeyError::PendingDeletion { arn: self.arn() }),
-        }
-        if self.usage != KeyUsageType::EncryptDecrypt || self.spec != KeySpec::SymmetricDefault {
-            return Err(KeyError::WrongUsage {
-                arn: self.arn(),
-                usage: self.usage.to_string(),
-                operation,
-            });
-        }
-        Ok(())
+        check_usable(self.state, self.usage, self.spec, operation, || self.arn())
     }
 
     /// Whether the key can be changed by a management operation (tags,
@@ -383,6 +371,31 @@ impl KeyRecord {
         self.state == KeyState::PendingDeletion
             && self.deletion.as_ref().is_some_and(|d| d.date <= now)
     }
+}
+
+/// The state and usage rule of symmetric cryptographic operations (Encrypt,
+/// Decrypt, ReEncrypt, GenerateDataKey*): shared by the stored record and the
+/// service's hot-path cache entry.
+pub fn check_usable(
+    state: KeyState,
+    usage: KeyUsageType,
+    spec: KeySpec,
+    operation: &'static str,
+    arn: impl FnOnce() -> String,
+) -> Result<(), KeyError> {
+    match state {
+        KeyState::Enabled => {}
+        KeyState::Disabled => return Err(KeyError::Disabled { arn: arn() }),
+        _ => return Err(KeyError::PendingDeletion { arn: arn() }),
+    }
+    if usage != KeyUsageType::EncryptDecrypt || spec != KeySpec::SymmetricDefault {
+        return Err(KeyError::WrongUsage {
+            arn: arn(),
+            usage: usage.to_string(),
+            operation,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,1 +1,321 @@
-//! placeholder
+//! `trent-service`: the KMS operations.
+//!
+//! It owns: one module per group of operations, each doing, in order: resolve
+//! the key, load it (through the hot-path [`cache`] where the operation is a
+//! cryptographic one), authorize (in [`Kms::authorize`], the one place where
+//! that decision is made), compute with `trent-core`'s pure functions, persist
+//! with compare-and-swap, and answer. It also owns the background work:
+//! deletion at the end of the waiting period, automatic rotation, and flushing
+//! key-usage records.
+//!
+//! It refuses: HTTP, JSON bodies and SigV4; requests arrive as `trent-proto`
+//! types with their wire constraints already checked, plus a [`Caller`].
+
+pub mod background;
+pub mod cache;
+mod error;
+mod ops;
+mod usage;
+
+pub use error::{InternalError, InvalidRequest, ServiceError, TagError, Unsupported};
+
+use cache::{HotKey, HotVersion, KeyCache};
+use std::sync::Arc;
+use trent_core::ids::{Accepts, AccountId, KeyLocator, KeyRef, Region};
+use trent_core::key::{KeyRecord, KeyVersion};
+use trent_core::{Clock, CryptoProvider, Millis, RootKey, SecretBytes};
+use trent_store::{KeyStore, StoreError};
+use usage::UsageTracker;
+
+/// Who is calling, established by the server (SigV4 and configuration).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The region of the request's credential scope.
+    pub region: Region,
+    /// The caller's account.
+    pub account: AccountId,
+    /// The caller's principal ARN.
+    pub principal: String,
+    /// The access key id that signed the request.
+    pub access_key_id: String,
+    /// The request id (`x-amzn-RequestId`).
+    pub request_id: String,
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartupError {
+    /// The root key is not the one the data was written with.
+    #[error("the root key does not match the one this data directory was created with; refusing to start (no data was changed)")]
+    WrongRootKey,
+    /// The store failed.
+    #[error("the store failed")]
+    Store(#[source] StoreError),
+    /// The crypto provider failed.
+    #[error("the crypto provider failed")]
+    Crypto(#[source] trent_core::CryptoError),
+}
+
+/// Tunables.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Most keys kept in the hot-path cache.
+    pub cache_capacity: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            cache_capacity: 1_000_000,
+        }
+    }
+}
+
+const ROOT_CHECK: &str = "root-key-check";
+const ROOT_CHECK_AAD: &[u8] = b"trent/v1/root-key-check";
+const TRACKING_START: &str = "usage-tracking-start";
+
+/// The key management service.
+#[derive(Debug)]
+pub struct Kms {
+    store: Arc<dyn KeyStore>,
+    provider: Arc<dyn CryptoProvider>,
+    root: Arc<dyn RootKey>,
+    clock: Arc<dyn Clock>,
+    cache: KeyCache,
+    usage: UsageTracker,
+    tracking_start: Millis,
+}
+
+/// How many times a compare-and-swap update is retried before giving up.
+const CAS_ATTEMPTS: usize = 64;
+
+impl Kms {
+    /// Start the service on a store. Checks that `root` is the root key the
+    /// store was created with (and records it, on a new store).
+    pub async fn new(
+        store: Arc<dyn KeyStore>,
+        provider: Arc<dyn CryptoProvider>,
+        root: Arc<dyn RootKey>,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Result<Kms, StartupError> {
+        match store.get_meta(ROOT_CHECK).await.map_err(StartupError::Store)? {
+            Some(wrapped) => {
+                root.unwrap(&wrapped, ROOT_CHECK_AAD)
+                    .map_err(|_| StartupError::WrongRootKey)?;
+            }
+            None => {
+                let mut probe = vec![0u8; 32];
+                provider.fill_random(&mut probe).map_err(StartupError::Crypto)?;
+                let wrapped = root
+                    .wrap(&SecretBytes::new(probe), ROOT_CHECK_AAD)
+                    .map_err(StartupError::Crypto)?;
+                if !store
+                    .put_meta_if_absent(ROOT_CHECK, &wrapped)
+                    .await
+                    .map_err(StartupError::Store)?
+                {
+                    // Another node initialized the store first: check theirs.
+                    let theirs = store
+                        .get_meta(ROOT_CHECK)
+                        .await
+                        .map_err(StartupError::Store)?
+                        .unwrap_or_default();
+                    root.unwrap(&theirs, ROOT_CHECK_AAD)
+                        .map_err(|_| StartupError::WrongRootKey)?;
+                }
+            }
+        }
+        let now = clock.now();
+        store
+            .put_meta_if_absent(TRACKING_START, &now.to_be_bytes())
+            .await
+            .map_err(StartupError::Store)?;
+        let tracking_start = store
+            .get_meta(TRACKING_START)
+            .await
+            .map_err(StartupError::Store)?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map(i64::from_be_bytes)
+            .unwrap_or(now);
+        Ok(Kms {
+            store,
+            provider,
+            root,
+            clock,
+            cache: KeyCache::new(settings.cache_capacity),
+            usage: UsageTracker::default(),
+            tracking_start,
+        })
+    }
+
+    /// The clock the service runs on.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The hot-path cache (for diagnostics and tests).
+    pub fn cache(&self) -> &KeyCache {
+        &self.cache
+    }
+
+    /// Resolve a `KeyId` parameter to a key locator (aliases through the
+    /// cache, then the store).
+    async fn resolve(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        accepts: Accepts,
+    ) -> Result<KeyLocator, ServiceError> {
+        match KeyRef::parse(key_id, &caller.region, &caller.account, accepts)? {
+            KeyRef::Key(loc) => Ok(loc),
+            KeyRef::Alias { account, name } => {
+                if let Some(id) = self.cache.alias(&caller.region, &account, &name.0) {
+                    return Ok(KeyLocator {
+                        region: caller.region.clone(),
+                        account,
+                        key_id: id,
+                    });
+                }
+                let epoch = self.cache.epoch();
+                match self.store.get_alias(&caller.region, &account, &name).await? {
+                    Some(a) => {
+                        self.cache
+                            .insert_alias(epoch, &caller.region, &account, &name.0, a.target);
+                        Ok(KeyLocator {
+                            region: caller.region.clone(),
+                            account,
+                            key_id: a.target,
+                        })
+                    }
+                    None => Err(ServiceError::AliasNotFound {
+                        alias_arn: name.arn(&caller.region, &account),
+                    }),
+                }
+            }
+        }
+    }
+
+    /// A key's record from the store.
+    async fn record(&self, loc: &KeyLocator) -> Result<KeyRecord, ServiceError> {
+        self.store
+            .get_key(loc)
+            .await?
+            .ok_or_else(|| ServiceError::KeyNotFound { arn: loc.arn() })
+    }
+
+    /// A key ready for cryptography: from the cache, or loaded, unwrapped and
+    /// prepared.
+    async fn hot_key(&self, loc: &KeyLocator) -> Result<Arc<HotKey>, ServiceError> {
+        if let Some(k) = self.cache.get(loc) {
+            return Ok(k);
+        }
+        let epoch = self.cache.epoch();
+        let record = self.record(loc).await?;
+        let hot = Arc::new(self.prepare(&record)?);
+        self.cache.insert(epoch, hot.clone());
+        Ok(hot)
+    }
+
+    fn prepare(&self, record: &KeyRecord) -> Result<HotKey, ServiceError> {
+        let mut versions = Vec::with_capacity(record.versions.len());
+        for v in &record.versions {
+            let aad = KeyVersion::wrap_aad(&record.locator, v.number);
+            let material = self.root.unwrap(&v.wrapped, &aad)?;
+            versions.push(HotVersion {
+                number: v.number,
+                material_id: v.material_id.clone(),
+                key: self.provider.prepare_symmetric(&material)?,
+            });
+        }
+        Ok(HotKey::new(record, versions))
+    }
+
+    /// New key material, wrapped for version `number` of `loc`, with a fresh
+    /// material id.
+    fn new_material(&self, loc: &KeyLocator, number: u32) -> Result<(String, Vec<u8>), ServiceError> {
+        let material = self.provider.generate_symmetric()?;
+        let wrapped = self
+            .root
+            .wrap(&material, &KeyVersion::wrap_aad(loc, number))?;
+        let mut id = [0u8; 32];
+        self.provider.fill_random(&mut id)?;
+        Ok((hex::encode(id), wrapped))
+    }
+
+    /// Apply a transition to a key with compare-and-swap, retrying on
+    /// conflicts from concurrent writers, then invalidate the cache.
+    async fn update<F>(&self, loc: &KeyLocator, mut transition: F) -> Result<KeyRecord, ServiceError>
+    where
+        F: FnMut(&KeyRecord) -> Result<KeyRecord, ServiceError>,
+    {
+        for _ in 0..CAS_ATTEMPTS {
+            let current = self.record(loc).await?;
+            let next = transition(&current)?;
+            match self.store.update_key(&next).await {
+                Ok(()) => {
+                    self.cache.invalidate(loc);
+                    return Ok(next);
+                }
+                Err(StoreError::Conflict) => tokio::task::yield_now().await,
+                Err(StoreError::NotFound) => {
+                    return Err(ServiceError::KeyNotFound { arn: loc.arn() })
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict.into())
+    }
+
+    /// The one place where a request is allowed or denied.
+    ///
+    /// Until key policies are evaluated (a later capability), every key keeps
+    /// the effect of AWS's default key policy: the owning account's
+    /// principals may do everything, other accounts nothing.
+    fn authorize(
+        &self,
+        caller: &Caller,
+        action: &'static str,
+        key: &KeyLocator,
+    ) -> Result<(), ServiceError> {
+        if caller.account == key.account {
+            Ok(())
+        } else {
+            Err(ServiceError::AccessDenied {
+                principal: caller.principal.clone(),
+                action,
+                resource: key.arn(),
+            })
+        }
+    }
+
+    fn random<const N: usize>(&self) -> Result<[u8; N], ServiceError> {
+        let mut b = [0u8; N];
+        self.provider.fill_random(&mut b)?;
+        Ok(b)
+    }
+}
+
+/// Opaque pagination markers: `NextMarker` values that only this server
+/// makes, so a forged or foreign one is refused with `InvalidMarkerException`.
+mod marker {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
+    /// Encode a marker of `kind` for position `value`.
+    pub fn encode(kind: &str, value: &str) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{kind}:{value}"))
+    }
+
+    /// Decode a marker of `kind`.
+    pub fn decode(kind: &str, marker: &str) -> Option<String> {
+        let raw = URL_SAFE_NO_PAD.decode(marker).ok()?;
+        let text = String::from_utf8(raw).ok()?;
+        text.strip_prefix(kind)?.strip_prefix(':').map(str::to_string)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -60,7 +60,8 @@ pub struct RotationsListEntry {
     pub key_id: String,
     pub key_material_id: String,
     pub key_material_state: KeyMaterialState,
-    pub expiration_model: ExpirationModelType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration_model: Option<ExpirationModelType>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rotation_date: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,109 @@
+//! Work done without a request: destroying keys whose waiting period has
+//! ended, automatic rotation, and flushing last-use records.
+//!
+//! Time comes from the service's [`trent_core::Clock`], so tests move the
+//! clock and call [`Kms::sweep`] instead of waiting. Every change is a
+//! compare-and-swap on the key's revision: if two nodes (or a node and a
+//! request) race, one wins and the other finds the key no longer due.
+
+use crate::{Kms, ServiceError};
+use std::sync::Arc;
+use std::time::Duration;
+use trent_store::StoreError;
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Keys destroyed.
+    pub deleted: usize,
+    /// Keys rotated.
+    pub rotated: usize,
+}
+
+/// Keys handled per store query.
+const BATCH: usize = 500;
+/// Store queries per sweep at most (a backlog is finished next time).
+const MAX_BATCHES: usize = 200;
+
+impl Kms {
+    /// Destroy every key whose deletion date has passed and rotate every key
+    /// whose automatic rotation is due.
+    pub async fn sweep(&self) -> Result<SweepReport, ServiceError> {
+        let now = self.clock.now();
+        let mut report = SweepReport::default();
+        for _ in 0..MAX_BATCHES {
+            let due = self.store.due_keys(now, BATCH).await?;
+            let mut progressed = 0;
+            for loc in &due {
+                let Some(rec) = self.store.get_key(loc).await? else { continue };
+                if rec.deletion_due(now) {
+                    match self.store.delete_key(loc, rec.revision).await {
+                        Ok(()) => {
+                            self.cache.invalidate(loc);
+                            self.cache.invalidate_aliases_of(loc);
+                            tracing::info!(key = %loc.arn(), "key deleted at the end of its waiting period");
+                            report.deleted += 1;
+                            progressed += 1;
+                        }
+                        Err(StoreError::Conflict | StoreError::NotFound) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                } else if rec.rotation_due(now) {
+                    let (material_id, wrapped) =
+                        self.new_material(loc, rec.next_version_number())?;
+                    let next = rec.rotate(
+                        now,
+                        trent_proto::RotationType::Automatic,
+                        material_id,
+                        wrapped,
+                    )?;
+                    match self.store.update_key(&next).await {
+                        Ok(()) => {
+                            self.cache.invalidate(loc);
+                            tracing::info!(key = %loc.arn(), version = next.current().number, "key rotated automatically");
+                            report.rotated += 1;
+                            progressed += 1;
+                        }
+                        Err(StoreError::Conflict | StoreError::NotFound) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            if due.len() < BATCH || progressed == 0 {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Write pending last-use records to the store.
+    pub async fn flush_usage(&self) -> Result<(), ServiceError> {
+        let pending = self.usage.drain();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.store.record_usage(&pending).await {
+            self.usage.restore(pending);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+}
+
+/// Run [`Kms::sweep`] and [`Kms::flush_usage`] every `interval` until the
+/// returned handle is aborted.
+pub fn spawn(kms: Arc<Kms>, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = kms.sweep().await {
+                tracing::error!(error = ?e, "background sweep failed");
+            }
+            if let Err(e) = kms.flush_usage().await {
+                tracing::error!(error = ?e, "flushing key usage failed");
+            }
+        }
+    })
+}

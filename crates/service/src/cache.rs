@@ -1,0 +1,189 @@
+//! The hot-path cache: keys with their material unwrapped and prepared, and
+//! alias targets. Encrypt, Decrypt, ReEncrypt and GenerateDataKey read only
+//! from here in the common case.
+//!
+//! Coherence: every committed change to a key or alias invalidates its entry
+//! (and bumps an epoch), so the next request reloads it from the store. A
+//! loader that read the store before an invalidation does not insert what it
+//! read: it checks that the epoch did not move, under the write lock.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use trent_core::ids::{AccountId, KeyId, KeyLocator, Region};
+use trent_core::key::KeyRecord;
+use trent_core::{KeyError, SymmetricKey};
+use trent_proto::{KeySpec, KeyState, KeyUsageType};
+
+/// One key version, ready to use.
+#[derive(Debug)]
+pub struct HotVersion {
+    /// Version number.
+    pub number: u32,
+    /// `KeyMaterialId`.
+    pub material_id: String,
+    /// Prepared material.
+    pub key: Arc<dyn SymmetricKey>,
+}
+
+/// What the hot path needs of a key.
+#[derive(Debug)]
+pub struct HotKey {
+    /// Region, account, id.
+    pub locator: KeyLocator,
+    /// Key ARN, formatted once.
+    pub arn: String,
+    /// The revision this entry was built from.
+    pub revision: u64,
+    /// State.
+    pub state: KeyState,
+    /// Usage.
+    pub usage: KeyUsageType,
+    /// Spec.
+    pub spec: KeySpec,
+    /// Versions, oldest first; the last is current.
+    pub versions: Vec<HotVersion>,
+}
+
+impl HotKey {
+    /// Build from a record and its prepared versions.
+    pub fn new(record: &KeyRecord, versions: Vec<HotVersion>) -> HotKey {
+        HotKey {
+            locator: record.locator.clone(),
+            arn: record.arn(),
+            revision: record.revision,
+            state: record.state,
+            usage: record.usage,
+            spec: record.spec,
+            versions,
+        }
+    }
+
+    /// The state/usage rule of symmetric cryptographic operations.
+    pub fn check_usable(&self, operation: &'static str) -> Result<(), KeyError> {
+        trent_core::key::check_usable(self.state, self.usage, self.spec, operation, || {
+            self.arn.clone()
+        })
+    }
+
+    /// The current version.
+    pub fn current(&self) -> Option<&HotVersion> {
+        self.versions.last()
+    }
+
+    /// A version by number.
+    pub fn version(&self, number: u32) -> Option<&HotVersion> {
+        // Versions are numbered 1, 2, 3, ... in order.
+        let i = usize::try_from(number).ok()?.checked_sub(1)?;
+        self.versions.get(i).filter(|v| v.number == number)
+    }
+}
+
+type AliasKey = (Region, AccountId, String);
+
+/// The cache.
+#[derive(Debug)]
+pub struct KeyCache {
+    keys: RwLock<HashMap<KeyLocator, Arc<HotKey>>>,
+    aliases: RwLock<HashMap<AliasKey, KeyId>>,
+    epoch: AtomicU64,
+    capacity: usize,
+}
+
+impl KeyCache {
+    /// A cache of at most `capacity` keys (and as many aliases).
+    pub fn new(capacity: usize) -> Self {
+        KeyCache {
+            keys: RwLock::new(HashMap::new()),
+            aliases: RwLock::new(HashMap::new()),
+            epoch: AtomicU64::new(0),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The current epoch, to be read before loading from the store.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// A cached key.
+    pub fn get(&self, loc: &KeyLocator) -> Option<Arc<HotKey>> {
+        self.keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(loc)
+            .cloned()
+    }
+
+    /// Cache a key loaded at `epoch`, unless something was invalidated since.
+    pub fn insert(&self, epoch: u64, key: Arc<HotKey>) {
+        let mut g = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        if self.epoch.load(Ordering::Acquire) != epoch {
+            return;
+        }
+        if g.len() >= self.capacity && !g.contains_key(&key.locator) {
+            // Evict an arbitrary entry; HashMap iteration order is random
+            // enough for a cache that normally holds every key.
+            if let Some(victim) = g.keys().next().cloned() {
+                g.remove(&victim);
+            }
+        }
+        g.insert(key.locator.clone(), key);
+    }
+
+    /// Forget a key after a committed change.
+    pub fn invalidate(&self, loc: &KeyLocator) {
+        let mut g = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        g.remove(loc);
+    }
+
+    /// A cached alias target.
+    pub fn alias(&self, region: &Region, account: &AccountId, name: &str) -> Option<KeyId> {
+        self.aliases
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(region.clone(), account.clone(), name.to_string()))
+            .copied()
+    }
+
+    /// Cache an alias target loaded at `epoch`.
+    pub fn insert_alias(&self, epoch: u64, region: &Region, account: &AccountId, name: &str, target: KeyId) {
+        let mut g = self.aliases.write().unwrap_or_else(|e| e.into_inner());
+        if self.epoch.load(Ordering::Acquire) != epoch {
+            return;
+        }
+        if g.len() >= self.capacity {
+            if let Some(victim) = g.keys().next().cloned() {
+                g.remove(&victim);
+            }
+        }
+        g.insert((region.clone(), account.clone(), name.to_string()), target);
+    }
+
+    /// Forget an alias after a committed change.
+    pub fn invalidate_alias(&self, region: &Region, account: &AccountId, name: &str) {
+        let mut g = self.aliases.write().unwrap_or_else(|e| e.into_inner());
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        g.remove(&(region.clone(), account.clone(), name.to_string()));
+    }
+
+    /// Forget every alias that points at `key` (the key was deleted).
+    pub fn invalidate_aliases_of(&self, key: &KeyLocator) {
+        let mut g = self.aliases.write().unwrap_or_else(|e| e.into_inner());
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        g.retain(|(r, a, _), target| {
+            !(r == &key.region && a == &key.account && *target == key.key_id)
+        });
+    }
+
+    /// Number of cached keys.
+    pub fn len(&self) -> usize {
+        self.keys.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether no key is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

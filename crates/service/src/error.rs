@@ -1,0 +1,245 @@
+//! What a KMS operation can fail with. Each variant's `Display` is the
+//! message AWS sends; the server maps variants to `__type` and HTTP status in
+//! one table.
+
+use trent_core::alias::AliasNameError;
+use trent_core::ids::KeyRefError;
+use trent_core::policy::PolicyError;
+use trent_core::KeyError;
+use trent_store::StoreError;
+
+/// A request that is well-formed on the wire but not acceptable to KMS
+/// (`ValidationException`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidRequest {
+    /// ScheduleKeyDeletion outside 7..=30.
+    #[error("PendingWindowInDays must be between 7 and 30")]
+    PendingWindow,
+    /// GenerateDataKey with neither or both of KeySpec and NumberOfBytes.
+    #[error("Please specify either number of bytes or key spec.")]
+    DataKeySize,
+    /// GenerateRandom without NumberOfBytes.
+    #[error("NumberOfBytes is required.")]
+    NumberOfBytesRequired,
+    /// CreateKey with both KeySpec and CustomerMasterKeySpec.
+    #[error("You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.")]
+    BothKeySpecs,
+    /// CreateKey with an asymmetric or HMAC spec and no KeyUsage.
+    #[error("You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")]
+    KeyUsageRequired,
+    /// CreateKey with a usage the spec does not support.
+    #[error("KeyUsage {usage} is not compatible with KeySpec {spec}.")]
+    UsageSpecMismatch {
+        /// The usage asked for.
+        usage: &'static str,
+        /// The spec asked for.
+        spec: &'static str,
+    },
+    /// An alias name without `alias/`.
+    #[error("{0}")]
+    AliasName(AliasNameError),
+    /// CreateAlias / UpdateAlias whose target is an alias.
+    #[error("Aliases must refer to keys. Not aliases")]
+    AliasTarget,
+    /// `XksKeyId` without the external key store origin.
+    #[error("XksKeyId can be specified only for keys in an external key store.")]
+    XksKeyIdWithoutXks,
+    /// Decrypt dry run that ignores the ciphertext but names no key.
+    #[error("KeyId is required when DryRunModifiers contains IGNORE_CIPHERTEXT.")]
+    IgnoreCiphertextNeedsKeyId,
+}
+
+/// A tag rule (`TagException`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TagError {
+    /// A key starting with `aws:`.
+    #[error("Tags beginning with aws: are reserved")]
+    Reserved,
+    /// The same key twice in one request.
+    #[error("Duplicate tag keys")]
+    Duplicate,
+    /// More than 50 tags on a key.
+    #[error("Too many tags")]
+    TooMany,
+}
+
+/// A feature Trent does not offer (yet), reported as
+/// `UnsupportedOperationException` rather than pretended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unsupported {
+    /// A key spec other than SYMMETRIC_DEFAULT.
+    #[error("KeySpec {0} is not supported by this Trent server yet; only SYMMETRIC_DEFAULT keys can be created.")]
+    KeySpec(&'static str),
+    /// An origin other than AWS_KMS.
+    #[error("Origin {0} is not supported by this Trent server yet; only AWS_KMS keys can be created.")]
+    Origin(&'static str),
+    /// Multi-Region keys.
+    #[error("Multi-Region keys are not supported by this Trent server yet.")]
+    MultiRegion,
+    /// Nitro Enclaves attestation (`Recipient`).
+    #[error("The Recipient parameter (Nitro Enclaves attestation) is not supported by Trent.")]
+    Recipient,
+    /// An encryption algorithm a symmetric key cannot use.
+    #[error("{arn} key spec is SYMMETRIC_DEFAULT, which does not support encryption algorithm {algorithm}.")]
+    Algorithm {
+        /// The key ARN.
+        arn: String,
+        /// The algorithm asked for.
+        algorithm: &'static str,
+    },
+    /// An operation Trent does not implement yet.
+    #[error("{0} is not supported by this Trent server yet.")]
+    Operation(&'static str),
+}
+
+/// Every failure of a service operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// `ValidationException`.
+    #[error("{0}")]
+    Invalid(InvalidRequest),
+    /// A `KeyId` parameter that names nothing (`NotFoundException`) or is a
+    /// malformed ARN (`InvalidArnException`).
+    #[error("{0}")]
+    KeyRef(KeyRefError),
+    /// `NotFoundException` for a key.
+    #[error("Key '{arn}' does not exist")]
+    KeyNotFound {
+        /// The key ARN.
+        arn: String,
+    },
+    /// `NotFoundException` for an alias.
+    #[error("Alias {alias_arn} is not found.")]
+    AliasNotFound {
+        /// The alias ARN.
+        alias_arn: String,
+    },
+    /// `NotFoundException` for a policy name other than `default`.
+    #[error("No such policy exists")]
+    PolicyNotFound,
+    /// A key state, usage or limit error.
+    #[error("{0}")]
+    Key(KeyError),
+    /// `InvalidCiphertextException` (no message, as AWS).
+    #[error("")]
+    InvalidCiphertext,
+    /// `IncorrectKeyException`.
+    #[error("The key ID in the request does not identify a CMK that can perform this operation.")]
+    IncorrectKey,
+    /// `AlreadyExistsException`.
+    #[error("An alias with the name {alias_arn} already exists")]
+    AliasExists {
+        /// The alias ARN.
+        alias_arn: String,
+    },
+    /// `NotAuthorizedException` for a reserved alias name (no message).
+    #[error("")]
+    ReservedAlias,
+    /// `LimitExceededException`: aliases per key.
+    #[error("The number of aliases for {arn} exceeds the limit of 50.")]
+    AliasLimit {
+        /// The key ARN.
+        arn: String,
+    },
+    /// `MalformedPolicyDocumentException` or `LimitExceededException`.
+    #[error("{0}")]
+    Policy(PolicyError),
+    /// `TagException`.
+    #[error("{0}")]
+    Tag(TagError),
+    /// `UnsupportedOperationException`.
+    #[error("{0}")]
+    Unsupported(Unsupported),
+    /// `ConflictException`: an automatic rotation is imminent.
+    #[error("An automatic rotation of {arn} is in progress or scheduled to begin within the next 20 minutes. Try again later.")]
+    RotationConflict {
+        /// The key ARN.
+        arn: String,
+    },
+    /// `CustomKeyStoreNotFoundException`.
+    #[error("Custom key store {0} does not exist.")]
+    CustomKeyStoreNotFound(String),
+    /// `InvalidMarkerException`.
+    #[error("The marker is not valid: it must be a NextMarker value from a previous response of the same operation.")]
+    InvalidMarker,
+    /// `DryRunOperationException`.
+    #[error("The request would have succeeded, but the DryRun option is set.")]
+    DryRun,
+    /// `AccessDeniedException`.
+    #[error("User: {principal} is not authorized to perform: {action} on resource: {resource} because no resource-based policy allows the {action} action")]
+    AccessDenied {
+        /// The caller.
+        principal: String,
+        /// `kms:Encrypt`, ...
+        action: &'static str,
+        /// The key ARN.
+        resource: String,
+    },
+    /// `KMSInternalException`: logged in full, reported generically.
+    #[error("internal error")]
+    Internal(#[source] InternalError),
+}
+
+/// The cause of an internal error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InternalError {
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[source] StoreError),
+    /// Key material could not be unwrapped or used.
+    #[error("crypto: {0}")]
+    Crypto(#[source] trent_core::CryptoError),
+}
+
+impl From<KeyError> for ServiceError {
+    fn from(e: KeyError) -> Self {
+        ServiceError::Key(e)
+    }
+}
+
+impl From<KeyRefError> for ServiceError {
+    fn from(e: KeyRefError) -> Self {
+        ServiceError::KeyRef(e)
+    }
+}
+
+impl From<InvalidRequest> for ServiceError {
+    fn from(e: InvalidRequest) -> Self {
+        ServiceError::Invalid(e)
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        ServiceError::Internal(InternalError::Store(e))
+    }
+}
+
+impl From<trent_core::CryptoError> for ServiceError {
+    fn from(e: trent_core::CryptoError) -> Self {
+        ServiceError::Internal(InternalError::Crypto(e))
+    }
+}
+
+impl From<PolicyError> for ServiceError {
+    fn from(e: PolicyError) -> Self {
+        ServiceError::Policy(e)
+    }
+}
+
+impl From<TagError> for ServiceError {
+    fn from(e: TagError) -> Self {
+        ServiceError::Tag(e)
+    }
+}
+
+impl From<Unsupported> for ServiceError {
+    fn from(e: Unsupported) -> Self {
+        ServiceError::Unsupported(e)
+    }
+}

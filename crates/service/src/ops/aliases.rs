@@ -1,0 +1,193 @@
+//! CreateAlias, UpdateAlias, DeleteAlias, ListAliases.
+
+use super::keys::req;
+use super::{page_size, read_marker, split_page};
+use crate::{Caller, InvalidRequest, Kms, ServiceError};
+use trent_core::alias::{check_alias_name, AliasNameError, AliasRecord, MAX_ALIASES_PER_KEY};
+use trent_core::ids::{Accepts, AliasName, KeyLocator, KeyRef};
+use trent_proto::ops::*;
+use trent_proto::Timestamp;
+use trent_store::StoreError;
+
+fn alias_name(name: &Option<String>) -> Result<AliasName, ServiceError> {
+    check_alias_name(req(name)).map_err(|e| match e {
+        AliasNameError::Reserved => ServiceError::ReservedAlias,
+        other => InvalidRequest::AliasName(other).into(),
+    })
+}
+
+impl Kms {
+    /// The target of CreateAlias/UpdateAlias: a key (not an alias) of the
+    /// caller's, not pending deletion.
+    async fn alias_target(
+        &self,
+        caller: &Caller,
+        target: &Option<String>,
+        action: &'static str,
+    ) -> Result<KeyLocator, ServiceError> {
+        let target = req(target);
+        if matches!(
+            KeyRef::parse(target, &caller.region, &caller.account, Accepts::KeyOrAlias),
+            Ok(KeyRef::Alias { .. })
+        ) {
+            return Err(InvalidRequest::AliasTarget.into());
+        }
+        let loc = self.resolve(caller, target, Accepts::KeyOnly).await?;
+        let record = self.record(&loc).await?;
+        self.authorize(caller, action, &loc)?;
+        record.check_mutable()?;
+        Ok(loc)
+    }
+
+    /// CreateAlias.
+    pub async fn create_alias(&self, caller: &Caller, r: AliasRequest) -> Result<(), ServiceError> {
+        let name = alias_name(&r.alias_name)?;
+        let target = self.alias_target(caller, &r.target_key_id, "kms:CreateAlias").await?;
+        let existing = self
+            .store
+            .list_aliases(
+                &caller.region,
+                &caller.account,
+                Some(&target.key_id),
+                None,
+                MAX_ALIASES_PER_KEY,
+            )
+            .await?;
+        if existing.len() >= MAX_ALIASES_PER_KEY {
+            return Err(ServiceError::AliasLimit { arn: target.arn() });
+        }
+        let now = self.clock.now();
+        let record = AliasRecord {
+            region: caller.region.clone(),
+            account: caller.account.clone(),
+            name: name.clone(),
+            target: target.key_id,
+            created_at: now,
+            updated_at: now,
+        };
+        match self.store.insert_alias(&record).await {
+            Ok(()) => {
+                self.cache
+                    .invalidate_alias(&caller.region, &caller.account, &name.0);
+                Ok(())
+            }
+            Err(StoreError::AlreadyExists) => Err(ServiceError::AliasExists {
+                alias_arn: name.arn(&caller.region, &caller.account),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// UpdateAlias.
+    pub async fn update_alias(&self, caller: &Caller, r: AliasRequest) -> Result<(), ServiceError> {
+        let name = alias_name(&r.alias_name)?;
+        let Some(mut alias) = self
+            .store
+            .get_alias(&caller.region, &caller.account, &name)
+            .await?
+        else {
+            return Err(ServiceError::AliasNotFound {
+                alias_arn: name.arn(&caller.region, &caller.account),
+            });
+        };
+        let target = self.alias_target(caller, &r.target_key_id, "kms:UpdateAlias").await?;
+        // Every key Trent makes today is a symmetric encryption key, so the
+        // rule that old and new targets share type and usage always holds.
+        alias.target = target.key_id;
+        alias.updated_at = self.clock.now();
+        match self.store.update_alias(&alias).await {
+            Ok(()) => {
+                self.cache
+                    .invalidate_alias(&caller.region, &caller.account, &name.0);
+                Ok(())
+            }
+            Err(StoreError::NotFound) => Err(ServiceError::AliasNotFound {
+                alias_arn: name.arn(&caller.region, &caller.account),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// DeleteAlias.
+    pub async fn delete_alias(
+        &self,
+        caller: &Caller,
+        r: DeleteAliasRequest,
+    ) -> Result<(), ServiceError> {
+        let name = alias_name(&r.alias_name)?;
+        let not_found = || ServiceError::AliasNotFound {
+            alias_arn: name.arn(&caller.region, &caller.account),
+        };
+        let alias = self
+            .store
+            .get_alias(&caller.region, &caller.account, &name)
+            .await?
+            .ok_or_else(not_found)?;
+        let target = KeyLocator {
+            region: caller.region.clone(),
+            account: caller.account.clone(),
+            key_id: alias.target,
+        };
+        self.authorize(caller, "kms:DeleteAlias", &target)?;
+        match self
+            .store
+            .delete_alias(&caller.region, &caller.account, &name)
+            .await
+        {
+            Ok(()) => {
+                self.cache
+                    .invalidate_alias(&caller.region, &caller.account, &name.0);
+                Ok(())
+            }
+            Err(StoreError::NotFound) => Err(not_found()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// ListAliases.
+    pub async fn list_aliases(
+        &self,
+        caller: &Caller,
+        r: ListAliasesRequest,
+    ) -> Result<ListAliasesResponse, ServiceError> {
+        let size = page_size(r.limit, 50, 100);
+        let after = read_marker("aliases", r.marker.as_deref())?;
+        let target = match &r.key_id {
+            Some(k) => {
+                let loc = self.resolve(caller, k, Accepts::KeyOnly).await?;
+                self.record(&loc).await?;
+                self.authorize(caller, "kms:ListAliases", &loc)?;
+                Some(loc.key_id)
+            }
+            None => None,
+        };
+        let aliases = self
+            .store
+            .list_aliases(
+                &caller.region,
+                &caller.account,
+                target.as_ref(),
+                after.as_deref(),
+                size + 1,
+            )
+            .await?;
+        let (aliases, truncated) = split_page(aliases, size);
+        let next_marker = truncated
+            .then(|| aliases.last().map(|a| crate::marker::encode("aliases", &a.name.0)))
+            .flatten();
+        Ok(ListAliasesResponse {
+            aliases: aliases
+                .into_iter()
+                .map(|a| AliasListEntry {
+                    alias_arn: a.name.arn(&a.region, &a.account),
+                    alias_name: a.name.0,
+                    target_key_id: Some(a.target.to_string()),
+                    creation_date: Some(Timestamp::from_millis(a.created_at)),
+                    last_updated_date: Some(Timestamp::from_millis(a.updated_at)),
+                })
+                .collect(),
+            next_marker,
+            truncated,
+        })
+    }
+}

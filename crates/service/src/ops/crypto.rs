@@ -1,0 +1,348 @@
+//! Encrypt, Decrypt, ReEncrypt, GenerateDataKey,
+//! GenerateDataKeyWithoutPlaintext, GenerateRandom: the hot path. Keys come
+//! from the cache; nothing here touches the store in the common case.
+
+use super::keys::req;
+use crate::cache::{HotKey, HotVersion};
+use crate::{Caller, InvalidRequest, Kms, ServiceError, Unsupported};
+use std::sync::Arc;
+use trent_core::blob::{self, Header, HEADER_LEN, TAG_LEN};
+use trent_core::ids::{Accepts, KeyLocator};
+use trent_core::SecretBytes;
+use trent_proto::ops::*;
+use trent_proto::*;
+use zeroize::Zeroizing;
+
+fn check_algorithm(
+    key: &HotKey,
+    algorithm: Option<&WireEnum<EncryptionAlgorithmSpec>>,
+) -> Result<(), ServiceError> {
+    match algorithm.and_then(|a| a.known()) {
+        None | Some(EncryptionAlgorithmSpec::SymmetricDefault) => Ok(()),
+        Some(other) => Err(Unsupported::Algorithm {
+            arn: key.arn.clone(),
+            algorithm: other.as_str(),
+        }
+        .into()),
+    }
+}
+
+fn context_bytes(c: &Option<EncryptionContext>) -> Vec<u8> {
+    match c {
+        Some(c) => blob::encode_context(&c.0),
+        None => blob::encode_context(&Default::default()),
+    }
+}
+
+/// What opening a blob gives.
+struct Opened {
+    key: Arc<HotKey>,
+    material_id: String,
+    plaintext: SecretBytes,
+}
+
+impl Kms {
+    /// Seal `plaintext` under the key's current version.
+    fn seal<'k>(
+        &self,
+        key: &'k HotKey,
+        context: &Option<EncryptionContext>,
+        plaintext: &[u8],
+    ) -> Result<(Vec<u8>, &'k HotVersion), ServiceError> {
+        let version = key
+            .current()
+            .ok_or_else(|| ServiceError::KeyNotFound { arn: key.arn.clone() })?;
+        let header = Header {
+            account: key.locator.account.clone(),
+            key_id: key.locator.key_id,
+            version: version.number,
+            nonce: self.random::<32>()?,
+        }
+        .encode();
+        let mut out = Vec::with_capacity(HEADER_LEN + plaintext.len() + TAG_LEN);
+        out.extend_from_slice(&header);
+        version
+            .key
+            .seal(&header, &context_bytes(context), plaintext, &mut out)?;
+        Ok((out, version))
+    }
+
+    /// Find the key of a blob (checking it against `key_id` if given),
+    /// authorize, check its state, and open the blob.
+    #[allow(clippy::too_many_arguments)]
+    async fn open(
+        &self,
+        caller: &Caller,
+        ciphertext: &[u8],
+        key_id: Option<&str>,
+        context: &Option<EncryptionContext>,
+        algorithm: Option<&WireEnum<EncryptionAlgorithmSpec>>,
+        action: &'static str,
+        operation: &'static str,
+    ) -> Result<Opened, ServiceError> {
+        let parsed = blob::parse(ciphertext).map_err(|_| ServiceError::InvalidCiphertext)?;
+        let loc = KeyLocator {
+            region: caller.region.clone(),
+            account: parsed.header.account.clone(),
+            key_id: parsed.header.key_id,
+        };
+        if let Some(given) = key_id {
+            let given = self.resolve(caller, given, Accepts::KeyOrAlias).await?;
+            if given != loc {
+                return Err(ServiceError::IncorrectKey);
+            }
+        }
+        let key = self.hot_key(&loc).await?;
+        self.authorize(caller, action, &loc)?;
+        key.check_usable(operation)?;
+        check_algorithm(&key, algorithm)?;
+        let version = key
+            .version(parsed.header.version)
+            .ok_or(ServiceError::InvalidCiphertext)?;
+        let plaintext = version
+            .key
+            .open(parsed.header_bytes, &context_bytes(context), parsed.sealed)
+            .map_err(|_| ServiceError::InvalidCiphertext)?;
+        let material_id = version.material_id.clone();
+        Ok(Opened {
+            key,
+            material_id,
+            plaintext,
+        })
+    }
+
+    /// The key for an operation that encrypts: resolved, authorized, usable.
+    async fn encrypting_key(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        action: &'static str,
+        operation: &'static str,
+    ) -> Result<Arc<HotKey>, ServiceError> {
+        let loc = self.resolve(caller, key_id, Accepts::KeyOrAlias).await?;
+        let key = self.hot_key(&loc).await?;
+        self.authorize(caller, action, &loc)?;
+        key.check_usable(operation)?;
+        Ok(key)
+    }
+
+    fn used(&self, caller: &Caller, key: &HotKey, op: KeyLastUsageTrackingOperation) {
+        self.usage
+            .record(&key.locator, op, self.clock.now(), &caller.request_id);
+    }
+
+    /// Encrypt.
+    pub async fn encrypt(
+        &self,
+        caller: &Caller,
+        r: EncryptRequest,
+    ) -> Result<EncryptResponse, ServiceError> {
+        let key = self
+            .encrypting_key(caller, req(&r.key_id), "kms:Encrypt", "Encrypt")
+            .await?;
+        check_algorithm(&key, r.encryption_algorithm.as_ref())?;
+        if r.dry_run == Some(true) {
+            return Err(ServiceError::DryRun);
+        }
+        let plaintext = r.plaintext.unwrap_or_default();
+        let (blob, _) = self.seal(&key, &r.encryption_context, &plaintext.0)?;
+        self.used(caller, &key, KeyLastUsageTrackingOperation::Encrypt);
+        Ok(EncryptResponse {
+            ciphertext_blob: Blob(blob),
+            key_id: key.arn.clone(),
+            encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+        })
+    }
+
+    /// Decrypt.
+    pub async fn decrypt(
+        &self,
+        caller: &Caller,
+        r: DecryptRequest,
+    ) -> Result<DecryptResponse, ServiceError> {
+        if r.recipient.is_some() {
+            return Err(Unsupported::Recipient.into());
+        }
+        let ignore_ciphertext = r.dry_run == Some(true)
+            && r.dry_run_modifiers
+                .iter()
+                .flatten()
+                .any(|m| m.known() == Some(DryRunModifierType::IgnoreCiphertext));
+        if ignore_ciphertext {
+            let key_id = r
+                .key_id
+                .as_deref()
+                .ok_or(InvalidRequest::IgnoreCiphertextNeedsKeyId)?;
+            let key = self
+                .encrypting_key(caller, key_id, "kms:Decrypt", "Decrypt")
+                .await?;
+            check_algorithm(&key, r.encryption_algorithm.as_ref())?;
+            return Err(ServiceError::DryRun);
+        }
+        let ciphertext = r.ciphertext_blob.unwrap_or_default();
+        let opened = self
+            .open(
+                caller,
+                &ciphertext.0,
+                r.key_id.as_deref(),
+                &r.encryption_context,
+                r.encryption_algorithm.as_ref(),
+                "kms:Decrypt",
+                "Decrypt",
+            )
+            .await?;
+        if r.dry_run == Some(true) {
+            return Err(ServiceError::DryRun);
+        }
+        self.used(caller, &opened.key, KeyLastUsageTrackingOperation::Decrypt);
+        Ok(DecryptResponse {
+            key_id: opened.key.arn.clone(),
+            plaintext: SecretBlob(opened.plaintext.0),
+            encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+            key_material_id: opened.material_id,
+        })
+    }
+
+    /// ReEncrypt.
+    pub async fn re_encrypt(
+        &self,
+        caller: &Caller,
+        r: ReEncryptRequest,
+    ) -> Result<ReEncryptResponse, ServiceError> {
+        let destination = self
+            .encrypting_key(
+                caller,
+                req(&r.destination_key_id),
+                "kms:ReEncryptTo",
+                "ReEncrypt",
+            )
+            .await?;
+        check_algorithm(&destination, r.destination_encryption_algorithm.as_ref())?;
+        let ciphertext = r.ciphertext_blob.unwrap_or_default();
+        let opened = self
+            .open(
+                caller,
+                &ciphertext.0,
+                r.source_key_id.as_deref(),
+                &r.source_encryption_context,
+                r.source_encryption_algorithm.as_ref(),
+                "kms:ReEncryptFrom",
+                "ReEncrypt",
+            )
+            .await?;
+        if r.dry_run == Some(true) {
+            return Err(ServiceError::DryRun);
+        }
+        let (blob, version) = self.seal(
+            &destination,
+            &r.destination_encryption_context,
+            opened.plaintext.expose(),
+        )?;
+        let destination_material = version.material_id.clone();
+        self.used(caller, &opened.key, KeyLastUsageTrackingOperation::ReEncrypt);
+        self.used(caller, &destination, KeyLastUsageTrackingOperation::ReEncrypt);
+        Ok(ReEncryptResponse {
+            ciphertext_blob: Blob(blob),
+            source_key_id: opened.key.arn.clone(),
+            key_id: destination.arn.clone(),
+            source_encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+            destination_encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+            source_key_material_id: opened.material_id,
+            destination_key_material_id: destination_material,
+        })
+    }
+
+    /// The shared part of GenerateDataKey and GenerateDataKeyWithoutPlaintext.
+    async fn data_key(
+        &self,
+        caller: &Caller,
+        r: &GenerateDataKeyRequest,
+        action: &'static str,
+        operation: &'static str,
+    ) -> Result<(Arc<HotKey>, Zeroizing<Vec<u8>>, Vec<u8>, String), ServiceError> {
+        if r.recipient.is_some() {
+            return Err(Unsupported::Recipient.into());
+        }
+        let key = self.encrypting_key(caller, req(&r.key_id), action, operation).await?;
+        let size = match (r.key_spec.as_ref().and_then(|s| s.known()), r.number_of_bytes) {
+            (Some(DataKeySpec::Aes256), None) => 32,
+            (Some(DataKeySpec::Aes128), None) => 16,
+            (None, Some(n)) => usize::try_from(n).map_err(|_| InvalidRequest::DataKeySize)?,
+            _ => return Err(InvalidRequest::DataKeySize.into()),
+        };
+        if r.dry_run == Some(true) {
+            return Err(ServiceError::DryRun);
+        }
+        let mut data_key = Zeroizing::new(vec![0u8; size]);
+        self.provider.fill_random(&mut data_key)?;
+        let (blob, version) = self.seal(&key, &r.encryption_context, &data_key)?;
+        let material_id = version.material_id.clone();
+        Ok((key, data_key, blob, material_id))
+    }
+
+    /// GenerateDataKey.
+    pub async fn generate_data_key(
+        &self,
+        caller: &Caller,
+        r: GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyResponse, ServiceError> {
+        let (key, plaintext, blob, material_id) = self
+            .data_key(caller, &r, "kms:GenerateDataKey", "GenerateDataKey")
+            .await?;
+        self.used(caller, &key, KeyLastUsageTrackingOperation::GenerateDataKey);
+        Ok(GenerateDataKeyResponse {
+            ciphertext_blob: Blob(blob),
+            plaintext: SecretBlob(plaintext),
+            key_id: key.arn.clone(),
+            key_material_id: material_id,
+        })
+    }
+
+    /// GenerateDataKeyWithoutPlaintext.
+    pub async fn generate_data_key_without_plaintext(
+        &self,
+        caller: &Caller,
+        r: GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyWithoutPlaintextResponse, ServiceError> {
+        let (key, _plaintext, blob, material_id) = self
+            .data_key(
+                caller,
+                &r,
+                "kms:GenerateDataKeyWithoutPlaintext",
+                "GenerateDataKeyWithoutPlaintext",
+            )
+            .await?;
+        self.used(
+            caller,
+            &key,
+            KeyLastUsageTrackingOperation::GenerateDataKeyWithoutPlaintext,
+        );
+        Ok(GenerateDataKeyWithoutPlaintextResponse {
+            ciphertext_blob: Blob(blob),
+            key_id: key.arn.clone(),
+            key_material_id: material_id,
+        })
+    }
+
+    /// GenerateRandom.
+    pub async fn generate_random(
+        &self,
+        _caller: &Caller,
+        r: GenerateRandomRequest,
+    ) -> Result<GenerateRandomResponse, ServiceError> {
+        if r.recipient.is_some() {
+            return Err(Unsupported::Recipient.into());
+        }
+        if let Some(id) = r.custom_key_store_id {
+            return Err(ServiceError::CustomKeyStoreNotFound(id));
+        }
+        let n = r
+            .number_of_bytes
+            .ok_or(InvalidRequest::NumberOfBytesRequired)?;
+        let mut out = Zeroizing::new(vec![0u8; usize::try_from(n).unwrap_or(0)]);
+        self.provider.fill_random(&mut out)?;
+        Ok(GenerateRandomResponse {
+            plaintext: SecretBlob(out),
+        })
+    }
+}

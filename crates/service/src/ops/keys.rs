@@ -1,0 +1,319 @@
+//! CreateKey, DescribeKey, ListKeys, UpdateKeyDescription, EnableKey,
+//! DisableKey, ScheduleKeyDeletion, CancelKeyDeletion, GetKeyLastUsage.
+
+use super::{page_size, read_marker, split_page};
+use crate::{Caller, InvalidRequest, Kms, ServiceError, TagError, Unsupported};
+use trent_core::ids::{Accepts, KeyId, KeyLocator};
+use trent_core::key::{KeyRecord, KeyVersion, DEFAULT_DELETION_WINDOW_DAYS, MAX_TAGS};
+use trent_core::policy::{default_policy, PolicyDocument};
+use trent_proto::ops::*;
+use trent_proto::*;
+use trent_store::StoreError;
+
+/// Check a tag list as AWS does: duplicates, then count, then reserved keys.
+/// Returns the pairs.
+pub(crate) fn check_tags(tags: &[Tag]) -> Result<Vec<(String, String)>, ServiceError> {
+    let mut out: Vec<(String, String)> = Vec::with_capacity(tags.len());
+    for t in tags {
+        let k = t.tag_key.clone().unwrap_or_default();
+        if out.iter().any(|(ok, _)| ok == &k) {
+            return Err(TagError::Duplicate.into());
+        }
+        out.push((k, t.tag_value.clone().unwrap_or_default()));
+    }
+    if out.len() > MAX_TAGS {
+        return Err(TagError::TooMany.into());
+    }
+    if out.iter().any(|(k, _)| k.to_ascii_lowercase().starts_with("aws:")) {
+        return Err(TagError::Reserved.into());
+    }
+    Ok(out)
+}
+
+/// `KeyMetadata` of a record.
+pub(crate) fn metadata(r: &KeyRecord) -> KeyMetadata {
+    let pending = r.state == KeyState::PendingDeletion;
+    KeyMetadata {
+        aws_account_id: r.locator.account.to_string(),
+        key_id: r.locator.key_id.to_string(),
+        arn: r.arn(),
+        creation_date: Timestamp::from_millis(r.created_at),
+        enabled: r.state == KeyState::Enabled,
+        description: r.description.clone(),
+        key_usage: Some(r.usage),
+        key_state: r.state,
+        deletion_date: r
+            .deletion
+            .as_ref()
+            .filter(|_| pending)
+            .map(|d| Timestamp::from_millis(d.date)),
+        valid_to: None,
+        origin: r.origin,
+        expiration_model: None,
+        key_manager: KeyManagerType::Customer,
+        customer_master_key_spec: CustomerMasterKeySpec::SymmetricDefault,
+        key_spec: r.spec,
+        encryption_algorithms: Some(vec![EncryptionAlgorithmSpec::SymmetricDefault]),
+        multi_region: false,
+        multi_region_configuration: None,
+        pending_deletion_window_in_days: None,
+        current_key_material_id: Some(r.current().material_id.clone()),
+    }
+}
+
+pub(crate) fn req(s: &Option<String>) -> &str {
+    // The wire layer refuses a missing required member before the service
+    // runs; an empty string then simply names no key.
+    s.as_deref().unwrap_or_default()
+}
+
+
+impl Kms {
+    /// CreateKey.
+    pub async fn create_key(
+        &self,
+        caller: &Caller,
+        r: CreateKeyRequest,
+    ) -> Result<CreateKeyResponse, ServiceError> {
+        let cmk_spec = r.customer_master_key_spec.as_ref().and_then(|s| s.known());
+        let key_spec = r.key_spec.as_ref().and_then(|s| s.known());
+        if cmk_spec.is_some() && key_spec.is_some() {
+            return Err(InvalidRequest::BothKeySpecs.into());
+        }
+        let spec_name = key_spec
+            .map(|s| s.as_str())
+            .or(cmk_spec.map(|s| s.as_str()))
+            .unwrap_or("SYMMETRIC_DEFAULT");
+        let usage = r.key_usage.as_ref().and_then(|u| u.known());
+        if spec_name != "SYMMETRIC_DEFAULT" {
+            if usage.is_none() {
+                return Err(InvalidRequest::KeyUsageRequired.into());
+            }
+            return Err(Unsupported::KeySpec(
+                KeySpec::parse(spec_name).map_or("SYMMETRIC_DEFAULT", |s| s.as_str()),
+            )
+            .into());
+        }
+        if let Some(u) = usage {
+            if u != KeyUsageType::EncryptDecrypt {
+                return Err(InvalidRequest::UsageSpecMismatch {
+                    usage: u.as_str(),
+                    spec: "SYMMETRIC_DEFAULT",
+                }
+                .into());
+            }
+        }
+        let origin = r.origin.as_ref().and_then(|o| o.known()).unwrap_or(OriginType::AwsKms);
+        if r.xks_key_id.is_some() && origin != OriginType::ExternalKeyStore {
+            return Err(InvalidRequest::XksKeyIdWithoutXks.into());
+        }
+        if let Some(id) = &r.custom_key_store_id {
+            return Err(ServiceError::CustomKeyStoreNotFound(id.clone()));
+        }
+        if origin != OriginType::AwsKms {
+            return Err(Unsupported::Origin(origin.as_str()).into());
+        }
+        if r.multi_region == Some(true) {
+            return Err(Unsupported::MultiRegion.into());
+        }
+        let policy = match r.policy {
+            Some(p) => {
+                PolicyDocument::parse(&p)?;
+                p
+            }
+            None => default_policy(&caller.account.root_arn()),
+        };
+        let tags = check_tags(r.tags.as_deref().unwrap_or_default())?;
+        let now = self.clock.now();
+        for _ in 0..4 {
+            let loc = KeyLocator {
+                region: caller.region.clone(),
+                account: caller.account.clone(),
+                key_id: KeyId::from_random(self.random::<16>()?),
+            };
+            self.authorize(caller, "kms:CreateKey", &loc)?;
+            let (material_id, wrapped) = self.new_material(&loc, 1)?;
+            let record = KeyRecord::new_symmetric(
+                loc,
+                now,
+                r.description.clone().unwrap_or_default(),
+                policy.clone(),
+                tags.clone(),
+                KeyVersion {
+                    number: 1,
+                    material_id,
+                    created_at: now,
+                    rotation_type: None,
+                    wrapped,
+                },
+            );
+            match self.store.insert_key(&record).await {
+                Ok(()) => {
+                    return Ok(CreateKeyResponse {
+                        key_metadata: metadata(&record),
+                    })
+                }
+                // A random 122-bit id collided: draw another.
+                Err(StoreError::AlreadyExists) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::AlreadyExists.into())
+    }
+
+    /// DescribeKey.
+    pub async fn describe_key(
+        &self,
+        caller: &Caller,
+        r: DescribeKeyRequest,
+    ) -> Result<DescribeKeyResponse, ServiceError> {
+        let loc = self.resolve(caller, req(&r.key_id), Accepts::KeyOrAlias).await?;
+        let record = self.record(&loc).await?;
+        self.authorize(caller, "kms:DescribeKey", &loc)?;
+        Ok(DescribeKeyResponse {
+            key_metadata: metadata(&record),
+        })
+    }
+
+    /// ListKeys.
+    pub async fn list_keys(
+        &self,
+        caller: &Caller,
+        r: ListKeysRequest,
+    ) -> Result<ListKeysResponse, ServiceError> {
+        let size = page_size(r.limit, 100, 1000);
+        let after = read_marker("keys", r.marker.as_deref())?
+            .map(|s| KeyId::parse(&s).ok_or(ServiceError::InvalidMarker))
+            .transpose()?;
+        let ids = self
+            .store
+            .list_keys(&caller.region, &caller.account, after.as_ref(), size + 1)
+            .await?;
+        let (ids, truncated) = split_page(ids, size);
+        let next_marker = truncated
+            .then(|| ids.last().map(|k| crate::marker::encode("keys", &k.to_string())))
+            .flatten();
+        Ok(ListKeysResponse {
+            keys: ids
+                .iter()
+                .map(|id| {
+                    let loc = KeyLocator {
+                        region: caller.region.clone(),
+                        account: caller.account.clone(),
+                        key_id: *id,
+                    };
+                    KeyListEntry {
+                        key_id: id.to_string(),
+                        key_arn: loc.arn(),
+                    }
+                })
+                .collect(),
+            next_marker,
+            truncated,
+        })
+    }
+
+    /// Resolve a key-id-or-ARN parameter, load the record and authorize.
+    pub(crate) async fn managed(
+        &self,
+        caller: &Caller,
+        key_id: &Option<String>,
+        action: &'static str,
+    ) -> Result<KeyRecord, ServiceError> {
+        let loc = self.resolve(caller, req(key_id), Accepts::KeyOnly).await?;
+        let record = self.record(&loc).await?;
+        self.authorize(caller, action, &loc)?;
+        Ok(record)
+    }
+
+    /// UpdateKeyDescription.
+    pub async fn update_key_description(
+        &self,
+        caller: &Caller,
+        r: UpdateKeyDescriptionRequest,
+    ) -> Result<(), ServiceError> {
+        let rec = self.managed(caller, &r.key_id, "kms:UpdateKeyDescription").await?;
+        let description = r.description.unwrap_or_default();
+        self.update(&rec.locator, |k| Ok(k.with_description(description.clone())?))
+            .await?;
+        Ok(())
+    }
+
+    /// EnableKey.
+    pub async fn enable_key(&self, caller: &Caller, r: KeyIdRequest) -> Result<(), ServiceError> {
+        let rec = self.managed(caller, &r.key_id, "kms:EnableKey").await?;
+        self.update(&rec.locator, |k| Ok(k.enable()?)).await?;
+        Ok(())
+    }
+
+    /// DisableKey.
+    pub async fn disable_key(&self, caller: &Caller, r: KeyIdRequest) -> Result<(), ServiceError> {
+        let rec = self.managed(caller, &r.key_id, "kms:DisableKey").await?;
+        self.update(&rec.locator, |k| Ok(k.disable()?)).await?;
+        Ok(())
+    }
+
+    /// ScheduleKeyDeletion.
+    pub async fn schedule_key_deletion(
+        &self,
+        caller: &Caller,
+        r: ScheduleKeyDeletionRequest,
+    ) -> Result<ScheduleKeyDeletionResponse, ServiceError> {
+        let rec = self.managed(caller, &r.key_id, "kms:ScheduleKeyDeletion").await?;
+        let days = r
+            .pending_window_in_days
+            .unwrap_or(i64::from(DEFAULT_DELETION_WINDOW_DAYS));
+        if !(7..=30).contains(&days) {
+            return Err(InvalidRequest::PendingWindow.into());
+        }
+        let days = days as u32;
+        let now = self.clock.now();
+        let next = self
+            .update(&rec.locator, |k| Ok(k.schedule_deletion(now, days)?))
+            .await?;
+        let date = next.deletion.as_ref().map_or(now, |d| d.date);
+        Ok(ScheduleKeyDeletionResponse {
+            key_id: next.arn(),
+            deletion_date: Timestamp::from_millis(date),
+            key_state: KeyState::PendingDeletion,
+            pending_window_in_days: i64::from(days),
+        })
+    }
+
+    /// CancelKeyDeletion.
+    pub async fn cancel_key_deletion(
+        &self,
+        caller: &Caller,
+        r: KeyIdRequest,
+    ) -> Result<KeyIdResponse, ServiceError> {
+        let rec = self.managed(caller, &r.key_id, "kms:CancelKeyDeletion").await?;
+        let next = self.update(&rec.locator, |k| Ok(k.cancel_deletion()?)).await?;
+        Ok(KeyIdResponse { key_id: next.arn() })
+    }
+
+    /// GetKeyLastUsage.
+    pub async fn get_key_last_usage(
+        &self,
+        caller: &Caller,
+        r: KeyIdRequest,
+    ) -> Result<GetKeyLastUsageResponse, ServiceError> {
+        let rec = self.managed(caller, &r.key_id, "kms:GetKeyLastUsage").await?;
+        let stored = self.store.get_usage(&rec.locator).await?;
+        let pending = self.usage.peek(&rec.locator);
+        let last = match (stored, pending) {
+            (Some(a), Some(b)) => Some(if b.at >= a.at { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        Ok(GetKeyLastUsageResponse {
+            key_id: rec.arn(),
+            key_last_usage: last.map(|u| KeyLastUsageData {
+                operation: u.operation,
+                timestamp: Timestamp::from_millis(u.at),
+                cloud_trail_event_id: None,
+                kms_request_id: Some(u.request_id),
+            }),
+            tracking_start_date: Timestamp::from_millis(self.tracking_start.max(rec.created_at)),
+            key_creation_date: Timestamp::from_millis(rec.created_at),
+        })
+    }
+}

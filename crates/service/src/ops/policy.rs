@@ -1,0 +1,63 @@
+//! GetKeyPolicy, PutKeyPolicy, ListKeyPolicies.
+
+use super::{page_size, read_offset};
+use crate::{Caller, Kms, ServiceError};
+use trent_core::policy::{PolicyDocument, DEFAULT_POLICY_NAME};
+use trent_proto::ops::*;
+
+fn policy_name(name: &Option<String>) -> Result<(), ServiceError> {
+    match name.as_deref() {
+        None | Some(DEFAULT_POLICY_NAME) => Ok(()),
+        Some(_) => Err(ServiceError::PolicyNotFound),
+    }
+}
+
+impl Kms {
+    /// GetKeyPolicy.
+    pub async fn get_key_policy(
+        &self,
+        caller: &Caller,
+        r: GetKeyPolicyRequest,
+    ) -> Result<GetKeyPolicyResponse, ServiceError> {
+        let rec = self.managed(caller, &r.key_id, "kms:GetKeyPolicy").await?;
+        policy_name(&r.policy_name)?;
+        Ok(GetKeyPolicyResponse {
+            policy: rec.policy,
+            policy_name: DEFAULT_POLICY_NAME.into(),
+        })
+    }
+
+    /// PutKeyPolicy. Allowed in every key state.
+    pub async fn put_key_policy(
+        &self,
+        caller: &Caller,
+        r: PutKeyPolicyRequest,
+    ) -> Result<(), ServiceError> {
+        let rec = self.managed(caller, &r.key_id, "kms:PutKeyPolicy").await?;
+        policy_name(&r.policy_name)?;
+        let policy = r.policy.unwrap_or_default();
+        PolicyDocument::parse(&policy)?;
+        self.update(&rec.locator, |k| Ok(k.with_policy(policy.clone())))
+            .await?;
+        Ok(())
+    }
+
+    /// ListKeyPolicies: there is one policy, `default`.
+    pub async fn list_key_policies(
+        &self,
+        caller: &Caller,
+        r: ListKeyPoliciesRequest,
+    ) -> Result<ListKeyPoliciesResponse, ServiceError> {
+        self.managed(caller, &r.key_id, "kms:ListKeyPolicies").await?;
+        let _ = page_size(r.limit, 100, 1000);
+        let offset = read_offset("policies", r.marker.as_deref())?;
+        Ok(ListKeyPoliciesResponse {
+            policy_names: [DEFAULT_POLICY_NAME.to_string()]
+                .into_iter()
+                .skip(offset)
+                .collect(),
+            next_marker: None,
+            truncated: false,
+        })
+    }
+}

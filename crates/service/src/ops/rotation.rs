@@ -1,0 +1,132 @@
+//! EnableKeyRotation, DisableKeyRotation, GetKeyRotationStatus,
+//! RotateKeyOnDemand, ListKeyRotations.
+
+use super::{page_size, read_offset, split_page};
+use crate::{Caller, Kms, ServiceError};
+use trent_core::key::DEFAULT_ROTATION_DAYS;
+use trent_core::Millis;
+use trent_proto::ops::*;
+use trent_proto::*;
+
+/// RotateKeyOnDemand is refused this close to a scheduled automatic rotation.
+const ROTATION_GUARD_MS: Millis = 20 * 60 * 1000;
+
+impl Kms {
+    /// EnableKeyRotation.
+    pub async fn enable_key_rotation(
+        &self,
+        caller: &Caller,
+        r: EnableKeyRotationRequest,
+    ) -> Result<(), ServiceError> {
+        let rec = self.managed(caller, &r.key_id, "kms:EnableKeyRotation").await?;
+        let days = r
+            .rotation_period_in_days
+            .and_then(|d| u32::try_from(d).ok())
+            .unwrap_or(DEFAULT_ROTATION_DAYS);
+        let now = self.clock.now();
+        self.update(&rec.locator, |k| Ok(k.enable_rotation(now, days)?))
+            .await?;
+        Ok(())
+    }
+
+    /// DisableKeyRotation.
+    pub async fn disable_key_rotation(
+        &self,
+        caller: &Caller,
+        r: KeyIdRequest,
+    ) -> Result<(), ServiceError> {
+        let rec = self.managed(caller, &r.key_id, "kms:DisableKeyRotation").await?;
+        self.update(&rec.locator, |k| Ok(k.disable_rotation()?)).await?;
+        Ok(())
+    }
+
+    /// GetKeyRotationStatus. While a key is pending deletion its status reads
+    /// false; cancelling the deletion brings the setting back.
+    pub async fn get_key_rotation_status(
+        &self,
+        caller: &Caller,
+        r: KeyIdRequest,
+    ) -> Result<GetKeyRotationStatusResponse, ServiceError> {
+        let rec = self.managed(caller, &r.key_id, "kms:GetKeyRotationStatus").await?;
+        let enabled = rec.rotation.enabled && rec.state != KeyState::PendingDeletion;
+        Ok(GetKeyRotationStatusResponse {
+            key_rotation_enabled: enabled,
+            key_id: rec.locator.key_id.to_string(),
+            rotation_period_in_days: enabled.then_some(i64::from(rec.rotation.period_days)),
+            next_rotation_date: rec
+                .rotation
+                .next_at
+                .filter(|_| enabled)
+                .map(Timestamp::from_millis),
+            on_demand_rotation_start_date: None,
+        })
+    }
+
+    /// RotateKeyOnDemand. The new material is made and committed before the
+    /// answer, so the rotation is never "in progress" afterwards.
+    pub async fn rotate_key_on_demand(
+        &self,
+        caller: &Caller,
+        r: KeyIdRequest,
+    ) -> Result<KeyIdResponse, ServiceError> {
+        let rec = self.managed(caller, &r.key_id, "kms:RotateKeyOnDemand").await?;
+        let now = self.clock.now();
+        let loc = rec.locator.clone();
+        let next = self
+            .update(&loc, |k| {
+                if k.rotation.enabled
+                    && k.rotation
+                        .next_at
+                        .is_some_and(|t| t - now < ROTATION_GUARD_MS)
+                {
+                    return Err(ServiceError::RotationConflict { arn: k.arn() });
+                }
+                let (material_id, wrapped) = self.new_material(&loc, k.next_version_number())?;
+                Ok(k.rotate(now, RotationType::OnDemand, material_id, wrapped)?)
+            })
+            .await?;
+        Ok(KeyIdResponse { key_id: next.arn() })
+    }
+
+    /// ListKeyRotations: by default the versions made by rotations; with
+    /// `ALL_KEY_MATERIAL` the first material too. Oldest first.
+    pub async fn list_key_rotations(
+        &self,
+        caller: &Caller,
+        r: ListKeyRotationsRequest,
+    ) -> Result<ListKeyRotationsResponse, ServiceError> {
+        let rec = self.managed(caller, &r.key_id, "kms:ListKeyRotations").await?;
+        let all = r.include_key_material.as_ref().and_then(|i| i.known())
+            == Some(IncludeKeyMaterial::AllKeyMaterial);
+        let size = page_size(r.limit, 100, 1000);
+        let offset = read_offset("rotations", r.marker.as_deref())?;
+        let current = rec.current().number;
+        let arn = rec.arn();
+        let entries: Vec<RotationsListEntry> = rec
+            .versions
+            .iter()
+            .filter(|v| all || v.rotation_type.is_some())
+            .skip(offset)
+            .take(size + 1)
+            .map(|v| RotationsListEntry {
+                key_id: arn.clone(),
+                key_material_id: v.material_id.clone(),
+                key_material_state: if v.number == current {
+                    KeyMaterialState::Current
+                } else {
+                    KeyMaterialState::NonCurrent
+                },
+                expiration_model: None,
+                rotation_date: v.rotation_type.map(|_| Timestamp::from_millis(v.created_at)),
+                rotation_type: v.rotation_type,
+            })
+            .collect();
+        let (rotations, truncated) = split_page(entries, size);
+        Ok(ListKeyRotationsResponse {
+            next_marker: truncated
+                .then(|| crate::marker::encode("rotations", &(offset + rotations.len()).to_string())),
+            rotations,
+            truncated,
+        })
+    }
+}

@@ -1,0 +1,65 @@
+//! TagResource, UntagResource, ListResourceTags.
+
+use super::{check_tags, page_size, read_offset, split_page};
+use crate::{Caller, Kms, ServiceError, TagError};
+use trent_proto::ops::*;
+
+impl Kms {
+    /// TagResource.
+    pub async fn tag_resource(
+        &self,
+        caller: &Caller,
+        r: TagResourceRequest,
+    ) -> Result<(), ServiceError> {
+        let rec = self.managed(caller, &r.key_id, "kms:TagResource").await?;
+        let tags = check_tags(r.tags.as_deref().unwrap_or_default())?;
+        self.update(&rec.locator, |k| {
+            k.with_tags(&tags)?.ok_or(ServiceError::Tag(TagError::TooMany))
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// UntagResource.
+    pub async fn untag_resource(
+        &self,
+        caller: &Caller,
+        r: UntagResourceRequest,
+    ) -> Result<(), ServiceError> {
+        let rec = self.managed(caller, &r.key_id, "kms:UntagResource").await?;
+        let keys = r.tag_keys.unwrap_or_default();
+        if keys.iter().any(|k| k.to_ascii_lowercase().starts_with("aws:")) {
+            return Err(TagError::Reserved.into());
+        }
+        self.update(&rec.locator, |k| Ok(k.without_tags(&keys)?)).await?;
+        Ok(())
+    }
+
+    /// ListResourceTags.
+    pub async fn list_resource_tags(
+        &self,
+        caller: &Caller,
+        r: ListResourceTagsRequest,
+    ) -> Result<ListResourceTagsResponse, ServiceError> {
+        let rec = self.managed(caller, &r.key_id, "kms:ListResourceTags").await?;
+        let size = page_size(r.limit, 50, 50);
+        let offset = read_offset("tags", r.marker.as_deref())?;
+        let tags: Vec<Tag> = rec
+            .tags
+            .iter()
+            .skip(offset)
+            .take(size + 1)
+            .map(|(k, v)| Tag {
+                tag_key: Some(k.clone()),
+                tag_value: Some(v.clone()),
+            })
+            .collect();
+        let (tags, truncated) = split_page(tags, size);
+        Ok(ListResourceTagsResponse {
+            next_marker: truncated
+                .then(|| crate::marker::encode("tags", &(offset + tags.len()).to_string())),
+            tags,
+            truncated,
+        })
+    }
+}

@@ -1,0 +1,415 @@
+//! Service behaviour on the in-memory store, with a clock the tests move.
+
+use super::*;
+use std::collections::BTreeMap;
+use trent_core::{KeyError, ManualClock, DAY_MS};
+use trent_crypto::{SoftRootKey, SoftwareProvider};
+use trent_proto::ops::*;
+use trent_proto::*;
+use trent_store::MemoryStore;
+
+struct Env {
+    kms: Arc<Kms>,
+    clock: Arc<ManualClock>,
+    store: Arc<MemoryStore>,
+}
+
+async fn env() -> Env {
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new());
+    let (root, _) = SoftRootKey::generate().unwrap();
+    let kms = Kms::new(
+        store.clone(),
+        Arc::new(SoftwareProvider::new()),
+        Arc::new(root),
+        clock.clone(),
+        Settings::default(),
+    )
+    .await
+    .unwrap();
+    Env {
+        kms: Arc::new(kms),
+        clock,
+        store,
+    }
+}
+
+fn caller_in(account: &str) -> Caller {
+    Caller {
+        region: Region::parse("us-east-1").unwrap(),
+        account: AccountId::parse(account).unwrap(),
+        principal: format!("arn:aws:iam::{account}:root"),
+        access_key_id: "AKIDTEST".into(),
+        request_id: "req-1".into(),
+    }
+}
+
+fn caller() -> Caller {
+    caller_in("111122223333")
+}
+
+async fn new_key(kms: &Kms) -> String {
+    kms.create_key(&caller(), CreateKeyRequest::default())
+        .await
+        .unwrap()
+        .key_metadata
+        .key_id
+}
+
+fn ctx(pairs: &[(&str, &str)]) -> Option<EncryptionContext> {
+    Some(EncryptionContext(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>(),
+    ))
+}
+
+async fn encrypt(kms: &Kms, key: &str, pt: &[u8], c: Option<EncryptionContext>) -> Vec<u8> {
+    kms.encrypt(
+        &caller(),
+        EncryptRequest {
+            key_id: Some(key.into()),
+            plaintext: Some(SecretBlob::new(pt.to_vec().into())),
+            encryption_context: c,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .ciphertext_blob
+    .0
+}
+
+async fn decrypt(
+    kms: &Kms,
+    blob: &[u8],
+    key: Option<&str>,
+    c: Option<EncryptionContext>,
+) -> Result<DecryptResponse, ServiceError> {
+    kms.decrypt(
+        &caller(),
+        DecryptRequest {
+            ciphertext_blob: Some(Blob(blob.to_vec())),
+            key_id: key.map(str::to_string),
+            encryption_context: c,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn encrypt_decrypt_round_trip_with_context() {
+    let e = env().await;
+    let key = new_key(&e.kms).await;
+    let blob = encrypt(&e.kms, &key, b"secret", ctx(&[("app", "x")])).await;
+    let out = decrypt(&e.kms, &blob, None, ctx(&[("app", "x")])).await.unwrap();
+    assert_eq!(&out.plaintext.0[..], b"secret");
+    assert!(out.key_id.ends_with(&key));
+    assert_eq!(out.key_material_id.len(), 64);
+    // Missing, different, or extra context fails.
+    for c in [None, ctx(&[("app", "y")]), ctx(&[("app", "x"), ("b", "c")])] {
+        assert!(matches!(
+            decrypt(&e.kms, &blob, None, c).await,
+            Err(ServiceError::InvalidCiphertext)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn context_encoding_is_unambiguous() {
+    let e = env().await;
+    let key = new_key(&e.kms).await;
+    let blob = encrypt(&e.kms, &key, b"x", ctx(&[("ab", "c")])).await;
+    assert!(matches!(
+        decrypt(&e.kms, &blob, None, ctx(&[("a", "bc")])).await,
+        Err(ServiceError::InvalidCiphertext)
+    ));
+}
+
+#[tokio::test]
+async fn every_changed_byte_is_refused() {
+    let e = env().await;
+    let key = new_key(&e.kms).await;
+    let blob = encrypt(&e.kms, &key, b"0123456789", None).await;
+    for i in 0..blob.len() {
+        let mut b = blob.clone();
+        b[i] ^= 0x01;
+        match decrypt(&e.kms, &b, None, None).await {
+            Err(ServiceError::InvalidCiphertext) => {}
+            // A changed key id or account names a key that does not exist,
+            // or (account) belongs to another account.
+            Err(ServiceError::KeyNotFound { .. } | ServiceError::AccessDenied { .. }) if (4..29).contains(&i) => {}
+            other => panic!("byte {i}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        decrypt(&e.kms, &blob[..blob.len() - 1], None, None).await,
+        Err(ServiceError::InvalidCiphertext)
+    ));
+}
+
+#[tokio::test]
+async fn decrypt_checks_the_given_key_id() {
+    let e = env().await;
+    let k1 = new_key(&e.kms).await;
+    let k2 = new_key(&e.kms).await;
+    let blob = encrypt(&e.kms, &k1, b"x", None).await;
+    assert!(decrypt(&e.kms, &blob, Some(&k1), None).await.is_ok());
+    assert!(matches!(
+        decrypt(&e.kms, &blob, Some(&k2), None).await,
+        Err(ServiceError::IncorrectKey)
+    ));
+}
+
+#[tokio::test]
+async fn disable_is_seen_by_the_next_request() {
+    let e = env().await;
+    let key = new_key(&e.kms).await;
+    let blob = encrypt(&e.kms, &key, b"x", None).await;
+    let req = |k: &str| KeyIdRequest { key_id: Some(k.into()) };
+    e.kms.disable_key(&caller(), req(&key)).await.unwrap();
+    assert!(matches!(
+        decrypt(&e.kms, &blob, None, None).await,
+        Err(ServiceError::Key(KeyError::Disabled { .. }))
+    ));
+    e.kms.enable_key(&caller(), req(&key)).await.unwrap();
+    assert!(decrypt(&e.kms, &blob, None, None).await.is_ok());
+}
+
+#[tokio::test]
+async fn rotation_keeps_old_versions_and_uses_the_newest() {
+    let e = env().await;
+    let key = new_key(&e.kms).await;
+    let old = encrypt(&e.kms, &key, b"old", None).await;
+    let before = decrypt(&e.kms, &old, None, None).await.unwrap().key_material_id;
+    e.kms
+        .rotate_key_on_demand(&caller(), KeyIdRequest { key_id: Some(key.clone()) })
+        .await
+        .unwrap();
+    let new = encrypt(&e.kms, &key, b"new", None).await;
+    assert_eq!(&new[29..33], &2u32.to_be_bytes(), "new blobs use version 2");
+    let after = decrypt(&e.kms, &new, None, None).await.unwrap().key_material_id;
+    assert_ne!(before, after);
+    assert_eq!(&decrypt(&e.kms, &old, None, None).await.unwrap().plaintext.0[..], b"old");
+    let list = e
+        .kms
+        .list_key_rotations(&caller(), ListKeyRotationsRequest { key_id: Some(key.clone()), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(list.rotations.len(), 1);
+    assert_eq!(list.rotations[0].rotation_type, Some(RotationType::OnDemand));
+}
+
+#[tokio::test]
+async fn concurrent_on_demand_rotations_lose_no_version() {
+    let e = env().await;
+    let key = new_key(&e.kms).await;
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let kms = e.kms.clone();
+        let key = key.clone();
+        tasks.push(tokio::spawn(async move {
+            kms.rotate_key_on_demand(&caller(), KeyIdRequest { key_id: Some(key) })
+                .await
+                .unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let loc = KeyLocator {
+        region: caller().region,
+        account: caller().account,
+        key_id: trent_core::ids::KeyId::parse(&key).unwrap(),
+    };
+    assert_eq!(e.store.get_key(&loc).await.unwrap().unwrap().versions.len(), 11);
+}
+
+#[tokio::test]
+async fn automatic_rotation_happens_when_the_clock_says_so() {
+    let e = env().await;
+    let key = new_key(&e.kms).await;
+    e.kms
+        .enable_key_rotation(
+            &caller(),
+            EnableKeyRotationRequest { key_id: Some(key.clone()), rotation_period_in_days: Some(90) },
+        )
+        .await
+        .unwrap();
+    let blob = encrypt(&e.kms, &key, b"x", None).await;
+    assert_eq!(e.kms.sweep().await.unwrap().rotated, 0);
+    e.clock.advance(89 * DAY_MS);
+    assert_eq!(e.kms.sweep().await.unwrap().rotated, 0);
+    e.clock.advance(DAY_MS + 1);
+    assert_eq!(e.kms.sweep().await.unwrap().rotated, 1);
+    assert_eq!(e.kms.sweep().await.unwrap().rotated, 0, "not due again");
+    let status = e
+        .kms
+        .get_key_rotation_status(&caller(), KeyIdRequest { key_id: Some(key.clone()) })
+        .await
+        .unwrap();
+    assert!(status.key_rotation_enabled);
+    assert_eq!(status.rotation_period_in_days, Some(90));
+    assert!(decrypt(&e.kms, &blob, None, None).await.is_ok());
+    let new = encrypt(&e.kms, &key, b"x", None).await;
+    assert_eq!(&new[29..33], &2u32.to_be_bytes());
+}
+
+#[tokio::test]
+async fn deletion_after_the_window_destroys_key_and_aliases() {
+    let e = env().await;
+    let key = new_key(&e.kms).await;
+    e.kms
+        .create_alias(&caller(), AliasRequest { alias_name: Some("alias/doomed".into()), target_key_id: Some(key.clone()) })
+        .await
+        .unwrap();
+    let blob = encrypt(&e.kms, &key, b"x", None).await;
+    let sched = e
+        .kms
+        .schedule_key_deletion(&caller(), ScheduleKeyDeletionRequest { key_id: Some(key.clone()), pending_window_in_days: Some(7) })
+        .await
+        .unwrap();
+    assert_eq!(sched.pending_window_in_days, 7);
+    assert!(matches!(
+        decrypt(&e.kms, &blob, None, None).await,
+        Err(ServiceError::Key(KeyError::PendingDeletion { .. }))
+    ));
+    e.clock.advance(7 * DAY_MS - 1000);
+    assert_eq!(e.kms.sweep().await.unwrap().deleted, 0);
+    e.clock.advance(2000);
+    assert_eq!(e.kms.sweep().await.unwrap().deleted, 1);
+    assert!(matches!(
+        decrypt(&e.kms, &blob, None, None).await,
+        Err(ServiceError::KeyNotFound { .. })
+    ));
+    let aliases = e.kms.list_aliases(&caller(), ListAliasesRequest::default()).await.unwrap();
+    assert!(aliases.aliases.is_empty());
+}
+
+#[tokio::test]
+async fn cancel_deletion_leaves_the_key_disabled() {
+    let e = env().await;
+    let key = new_key(&e.kms).await;
+    let id = || KeyIdRequest { key_id: Some(key.clone()) };
+    assert!(matches!(
+        e.kms.cancel_key_deletion(&caller(), id()).await,
+        Err(ServiceError::Key(KeyError::NotPendingDeletion { .. }))
+    ));
+    e.kms
+        .schedule_key_deletion(&caller(), ScheduleKeyDeletionRequest { key_id: Some(key.clone()), pending_window_in_days: None })
+        .await
+        .unwrap();
+    e.kms.cancel_key_deletion(&caller(), id()).await.unwrap();
+    let d = e
+        .kms
+        .describe_key(&caller(), DescribeKeyRequest { key_id: Some(key.clone()), grant_tokens: None })
+        .await
+        .unwrap();
+    assert_eq!(d.key_metadata.key_state, KeyState::Disabled);
+    assert!(d.key_metadata.deletion_date.is_none());
+}
+
+#[tokio::test]
+async fn aliases_resolve_and_move() {
+    let e = env().await;
+    let k1 = new_key(&e.kms).await;
+    let k2 = new_key(&e.kms).await;
+    let alias = |t: &str| AliasRequest { alias_name: Some("alias/app".into()), target_key_id: Some(t.into()) };
+    e.kms.create_alias(&caller(), alias(&k1)).await.unwrap();
+    assert!(matches!(
+        e.kms.create_alias(&caller(), alias(&k2)).await,
+        Err(ServiceError::AliasExists { .. })
+    ));
+    let b1 = encrypt(&e.kms, "alias/app", b"x", None).await;
+    assert!(decrypt(&e.kms, &b1, Some(&k1), None).await.is_ok());
+    e.kms.update_alias(&caller(), alias(&k2)).await.unwrap();
+    let b2 = encrypt(&e.kms, "alias/app", b"x", None).await;
+    assert!(decrypt(&e.kms, &b2, Some(&k2), None).await.is_ok());
+    assert!(matches!(
+        e.kms
+            .create_alias(&caller(), AliasRequest { alias_name: Some("alias/aws/x".into()), target_key_id: Some(k1.clone()) })
+            .await,
+        Err(ServiceError::ReservedAlias)
+    ));
+}
+
+#[tokio::test]
+async fn other_accounts_are_denied() {
+    let e = env().await;
+    let key = new_key(&e.kms).await;
+    let arn = format!("arn:aws:kms:us-east-1:111122223333:key/{key}");
+    let r = e
+        .kms
+        .encrypt(
+            &caller_in("444455556666"),
+            EncryptRequest {
+                key_id: Some(arn),
+                plaintext: Some(SecretBlob::new(b"x".to_vec().into())),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(matches!(r, Err(ServiceError::AccessDenied { .. })));
+}
+
+#[tokio::test]
+async fn wrong_root_key_refuses_to_start() {
+    let e = env().await;
+    let (other, _) = SoftRootKey::generate().unwrap();
+    let r = Kms::new(
+        e.store.clone(),
+        Arc::new(SoftwareProvider::new()),
+        Arc::new(other),
+        e.clock.clone(),
+        Settings::default(),
+    )
+    .await;
+    assert!(matches!(r, Err(StartupError::WrongRootKey)));
+}
+
+#[tokio::test]
+async fn last_usage_is_tracked_and_flushed() {
+    let e = env().await;
+    let key = new_key(&e.kms).await;
+    let me = caller();
+    let get = || e.kms.get_key_last_usage(&me, KeyIdRequest { key_id: Some(key.clone()) });
+    assert!(get().await.unwrap().key_last_usage.is_none());
+    encrypt(&e.kms, &key, b"x", None).await;
+    let u = get().await.unwrap().key_last_usage.unwrap();
+    assert_eq!(u.operation, KeyLastUsageTrackingOperation::Encrypt);
+    e.kms.flush_usage().await.unwrap();
+    let u = get().await.unwrap().key_last_usage.unwrap();
+    assert_eq!(u.kms_request_id.as_deref(), Some("req-1"));
+}
+
+#[tokio::test]
+async fn list_keys_pages() {
+    let e = env().await;
+    for _ in 0..5 {
+        new_key(&e.kms).await;
+    }
+    let mut marker = None;
+    let mut seen = 0;
+    loop {
+        let page = e
+            .kms
+            .list_keys(&caller(), ListKeysRequest { limit: Some(2), marker: marker.clone() })
+            .await
+            .unwrap();
+        seen += page.keys.len();
+        assert_eq!(page.truncated, page.next_marker.is_some());
+        if !page.truncated {
+            break;
+        }
+        marker = page.next_marker;
+    }
+    assert_eq!(seen, 5);
+    assert!(matches!(
+        e.kms
+            .list_keys(&caller(), ListKeysRequest { limit: None, marker: Some("garbage".into()) })
+            .await,
+        Err(ServiceError::InvalidMarker)
+    ));
+}
