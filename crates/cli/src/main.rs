@@ -1,1 +1,90 @@
-fn main() {}
+//! `trent`: the one binary. `trent serve` runs the AWS-KMS-compatible server.
+
+#![forbid(unsafe_code)]
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Trent: a self-hosted key management service that speaks the AWS KMS API.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (development mode without --config).
+    Serve {
+        /// TOML configuration file (see docs/configuration.md).
+        #[arg(long, env = "TRENT_CONFIG")]
+        config: Option<PathBuf>,
+        /// Listen address.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Data directory (embedded store, development root key).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The account of development-mode callers.
+        #[arg(long)]
+        account_id: Option<String>,
+        /// Allow a non-loopback listen address without TLS.
+        #[arg(long)]
+        allow_insecure_listen: bool,
+        /// Tests only: expose an endpoint that moves the service clock.
+        #[arg(long, hide = true)]
+        unsafe_test_clock: bool,
+    },
+    /// Benchmark baseline: a bare hyper server on the same stack.
+    #[command(hide = true)]
+    HelloServer {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: std::net::SocketAddr,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TRENT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    match cli.command {
+        Command::Serve {
+            config,
+            listen,
+            data_dir,
+            account_id,
+            allow_insecure_listen,
+            unsafe_test_clock,
+        } => {
+            let overrides = trent_server::Overrides {
+                config,
+                listen,
+                data_dir,
+                account_id,
+                allow_insecure_listen,
+                unsafe_test_clock,
+            };
+            let cfg = trent_server::ServeConfig::load(&overrides)?;
+            runtime.block_on(trent_server::serve(cfg))?;
+        }
+        Command::HelloServer { listen } => {
+            runtime.block_on(trent_server::serve_hello(listen))?;
+        }
+    }
+    Ok(())
+}

@@ -55,9 +55,18 @@ mod tests {
     #[test]
     fn names() {
         assert!(check_alias_name("alias/my-key").is_ok());
-        assert_eq!(check_alias_name("my-key"), Err(AliasNameError::MissingPrefix));
-        assert_eq!(check_alias_name("alias/"), Err(AliasNameError::MissingPrefix));
-        assert_eq!(check_alias_name("alias/aws/s3"), Err(AliasNameError::Reserved));
+        assert_eq!(
+            check_alias_name("my-key"),
+            Err(AliasNameError::MissingPrefix)
+        );
+        assert_eq!(
+            check_alias_name("alias/"),
+            Err(AliasNameError::MissingPrefix)
+        );
+        assert_eq!(
+            check_alias_name("alias/aws/s3"),
+            Err(AliasNameError::Reserved)
+        );
         assert!(check_alias_name("alias/awsome").is_ok());
     }
 }

@@ -168,7 +168,10 @@ mod tests {
         assert!(parse(b"TK").is_err());
         let mut short = header().encode().to_vec();
         short.extend_from_slice(&[0u8; 16]);
-        assert!(parse(&short).is_err(), "no room for even one byte of plaintext");
+        assert!(
+            parse(&short).is_err(),
+            "no room for even one byte of plaintext"
+        );
         let mut bad_version = header().encode().to_vec();
         bad_version[2] = 2;
         bad_version.resize(100, 0);
@@ -180,7 +183,8 @@ mod tests {
         let a: BTreeMap<String, String> = [("ab".into(), "c".into())].into();
         let b: BTreeMap<String, String> = [("a".into(), "bc".into())].into();
         assert_ne!(encode_context(&a), encode_context(&b));
-        let c: BTreeMap<String, String> = [("a".into(), "b".into()), ("c".into(), "d".into())].into();
+        let c: BTreeMap<String, String> =
+            [("a".into(), "b".into()), ("c".into(), "d".into())].into();
         let d: BTreeMap<String, String> = [("a".into(), "b\u{0}c".into())].into();
         assert_ne!(encode_context(&c), encode_context(&d));
         assert_eq!(encode_context(&BTreeMap::new()), vec![0, 0, 0, 0]);

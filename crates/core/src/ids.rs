@@ -111,12 +111,18 @@ impl KeyId {
     pub fn from_random(mut bytes: [u8; 16]) -> KeyId {
         bytes[6] = (bytes[6] & 0x0f) | 0x40;
         bytes[8] = (bytes[8] & 0x3f) | 0x80;
-        KeyId { multi_region: false, bytes }
+        KeyId {
+            multi_region: false,
+            bytes,
+        }
     }
 
     /// From the ciphertext header's fields.
     pub fn from_parts(multi_region: bool, bytes: [u8; 16]) -> KeyId {
-        KeyId { multi_region, bytes }
+        KeyId {
+            multi_region,
+            bytes,
+        }
     }
 
     /// Parse a key id (case-insensitive hex; Trent prints lowercase).
@@ -126,7 +132,10 @@ impl KeyId {
             if hexpart.len() != 32 || hex::decode_to_slice(hexpart, &mut bytes).is_err() {
                 return None;
             }
-            return Some(KeyId { multi_region: true, bytes });
+            return Some(KeyId {
+                multi_region: true,
+                bytes,
+            });
         }
         let b = s.as_bytes();
         if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
@@ -137,7 +146,10 @@ impl KeyId {
         if compact.len() != 32 || hex::decode_to_slice(&compact, &mut bytes).is_err() {
             return None;
         }
-        Some(KeyId { multi_region: false, bytes })
+        Some(KeyId {
+            multi_region: false,
+            bytes,
+        })
     }
 
     /// Whether this is a multi-Region key id.

@@ -428,17 +428,29 @@ mod tests {
         assert!(k.check_usable("Encrypt").is_ok());
         let d = k.disable().unwrap();
         assert_eq!(d.revision, 2);
-        assert!(matches!(d.check_usable("Encrypt"), Err(KeyError::Disabled { .. })));
+        assert!(matches!(
+            d.check_usable("Encrypt"),
+            Err(KeyError::Disabled { .. })
+        ));
         let p = d.schedule_deletion(1000, 7).unwrap();
         assert_eq!(p.deletion.as_ref().unwrap().date, 1000 + 7 * DAY_MS);
         assert_eq!(p.due_at(), Some(1000 + 7 * DAY_MS));
-        assert!(matches!(p.check_usable("Encrypt"), Err(KeyError::PendingDeletion { .. })));
+        assert!(matches!(
+            p.check_usable("Encrypt"),
+            Err(KeyError::PendingDeletion { .. })
+        ));
         assert!(matches!(p.enable(), Err(KeyError::PendingDeletion { .. })));
-        assert!(matches!(p.schedule_deletion(0, 7), Err(KeyError::PendingDeletion { .. })));
+        assert!(matches!(
+            p.schedule_deletion(0, 7),
+            Err(KeyError::PendingDeletion { .. })
+        ));
         let c = p.cancel_deletion().unwrap();
         assert_eq!(c.state, KeyState::Disabled);
         assert!(c.deletion.is_none());
-        assert!(matches!(c.cancel_deletion(), Err(KeyError::NotPendingDeletion { .. })));
+        assert!(matches!(
+            c.cancel_deletion(),
+            Err(KeyError::NotPendingDeletion { .. })
+        ));
         assert_eq!(
             KeyError::PendingDeletion { arn: "A".into() }.to_string(),
             "A is pending deletion."
@@ -453,14 +465,21 @@ mod tests {
         assert!(!e.rotation_due(10));
         assert!(e.rotation_due(10 + 90 * DAY_MS));
         let r = e
-            .rotate(10 + 90 * DAY_MS, RotationType::Automatic, "x".into(), vec![])
+            .rotate(
+                10 + 90 * DAY_MS,
+                RotationType::Automatic,
+                "x".into(),
+                vec![],
+            )
             .unwrap();
         assert_eq!(r.current().number, 2);
         assert_eq!(r.rotation.next_at, Some(10 + 180 * DAY_MS));
         // On-demand rotation leaves the schedule alone and is limited.
         let mut o = r.clone();
         for _ in 0..MAX_ON_DEMAND_ROTATIONS {
-            o = o.rotate(5, RotationType::OnDemand, "y".into(), vec![]).unwrap();
+            o = o
+                .rotate(5, RotationType::OnDemand, "y".into(), vec![])
+                .unwrap();
         }
         assert_eq!(o.rotation.next_at, r.rotation.next_at);
         assert!(matches!(
@@ -484,7 +503,10 @@ mod tests {
             .unwrap()
             .unwrap();
         let t = t.with_tags(&[("a".into(), "3".into())]).unwrap().unwrap();
-        assert_eq!(t.tags, vec![("a".into(), "3".into()), ("b".into(), "2".into())]);
+        assert_eq!(
+            t.tags,
+            vec![("a".into(), "3".into()), ("b".into(), "2".into())]
+        );
         let many: Vec<(String, String)> = (0..51).map(|i| (i.to_string(), String::new())).collect();
         assert!(k.with_tags(&many).unwrap().is_none());
         let u = t.without_tags(&["a".into(), "zz".into()]).unwrap();

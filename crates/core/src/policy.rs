@@ -115,7 +115,9 @@ fn condition_values(v: &Value) -> Result<Vec<String>, PolicyError> {
         Value::String(s) => Ok(s.clone()),
         Value::Bool(b) => Ok(b.to_string()),
         Value::Number(n) => Ok(n.to_string()),
-        _ => Err(grammar("Condition values must be strings, numbers or booleans")),
+        _ => Err(grammar(
+            "Condition values must be strings, numbers or booleans",
+        )),
     };
     match v {
         Value::Array(a) => a.iter().map(one).collect(),
@@ -140,9 +142,15 @@ fn valid_aws_principal(p: &str) -> bool {
         && parts[4].len() == 12
         && parts[4].bytes().all(|b| b.is_ascii_digit())
         && (parts[5] == "root"
-            || ["user/", "role/", "assumed-role/", "federated-user/", "group/"]
-                .iter()
-                .any(|pre| parts[5].len() > pre.len() && parts[5].starts_with(pre)))
+            || [
+                "user/",
+                "role/",
+                "assumed-role/",
+                "federated-user/",
+                "group/",
+            ]
+            .iter()
+            .any(|pre| parts[5].len() > pre.len() && parts[5].starts_with(pre)))
 }
 
 fn principals(v: &Value) -> Result<Principals, PolicyError> {
@@ -195,8 +203,15 @@ fn statement(v: &Value) -> Result<Statement, PolicyError> {
     for k in m.keys() {
         if !matches!(
             k.as_str(),
-            "Sid" | "Effect" | "Principal" | "NotPrincipal" | "Action" | "NotAction"
-                | "Resource" | "NotResource" | "Condition"
+            "Sid"
+                | "Effect"
+                | "Principal"
+                | "NotPrincipal"
+                | "Action"
+                | "NotAction"
+                | "Resource"
+                | "NotResource"
+                | "Condition"
         ) {
             return Err(grammar(format!(
                 "Policy statement contains an unknown element: '{k}'"
@@ -206,7 +221,11 @@ fn statement(v: &Value) -> Result<Statement, PolicyError> {
     let effect = match m.get("Effect") {
         Some(Value::String(s)) if s == "Allow" => Effect::Allow,
         Some(Value::String(s)) if s == "Deny" => Effect::Deny,
-        _ => return Err(grammar("Each policy statement must have an Effect of Allow or Deny")),
+        _ => {
+            return Err(grammar(
+                "Each policy statement must have an Effect of Allow or Deny",
+            ))
+        }
     };
     let sid = match m.get("Sid") {
         None => None,
@@ -221,23 +240,36 @@ fn statement(v: &Value) -> Result<Statement, PolicyError> {
         ));
     }
     let action = m.get("Action").map(|v| actions(v, "Action")).transpose()?;
-    let not_action = m.get("NotAction").map(|v| actions(v, "NotAction")).transpose()?;
+    let not_action = m
+        .get("NotAction")
+        .map(|v| actions(v, "NotAction"))
+        .transpose()?;
     if action.is_some() && not_action.is_some() {
-        return Err(grammar("A policy statement cannot have both Action and NotAction"));
+        return Err(grammar(
+            "A policy statement cannot have both Action and NotAction",
+        ));
     }
-    let resource = m.get("Resource").map(|v| strings(v, "Resource")).transpose()?;
-    let not_resource = m.get("NotResource").map(|v| strings(v, "NotResource")).transpose()?;
+    let resource = m
+        .get("Resource")
+        .map(|v| strings(v, "Resource"))
+        .transpose()?;
+    let not_resource = m
+        .get("NotResource")
+        .map(|v| strings(v, "NotResource"))
+        .transpose()?;
     if resource.is_some() && not_resource.is_some() {
-        return Err(grammar("A policy statement cannot have both Resource and NotResource"));
+        return Err(grammar(
+            "A policy statement cannot have both Resource and NotResource",
+        ));
     }
     let mut condition = BTreeMap::new();
     match m.get("Condition") {
         None => {}
         Some(Value::Object(ops)) => {
             for (op, keys) in ops {
-                let keys = keys
-                    .as_object()
-                    .ok_or_else(|| grammar(format!("Condition operator '{op}' must map to an object")))?;
+                let keys = keys.as_object().ok_or_else(|| {
+                    grammar(format!("Condition operator '{op}' must map to an object"))
+                })?;
                 let mut entry = BTreeMap::new();
                 for (k, v) in keys {
                     entry.insert(k.clone(), condition_values(v)?);
@@ -266,7 +298,8 @@ impl PolicyDocument {
         if text.len() > MAX_POLICY_BYTES {
             return Err(PolicyError::TooLarge(text.len()));
         }
-        let v: Value = serde_json::from_str(text).map_err(|e| PolicyError::NotJson(e.to_string()))?;
+        let v: Value =
+            serde_json::from_str(text).map_err(|e| PolicyError::NotJson(e.to_string()))?;
         let m = v
             .as_object()
             .ok_or_else(|| PolicyError::NotJson("the document is not a JSON object".into()))?;
@@ -296,7 +329,11 @@ impl PolicyDocument {
                 a.iter().map(statement).collect::<Result<Vec<_>, _>>()?
             }
             Some(o @ Value::Object(_)) => vec![statement(o)?],
-            _ => return Err(grammar("The policy document must contain at least one Statement")),
+            _ => {
+                return Err(grammar(
+                    "The policy document must contain at least one Statement",
+                ))
+            }
         };
         Ok(PolicyDocument {
             version,
@@ -337,10 +374,17 @@ mod tests {
         for c in cases {
             assert!(PolicyDocument::parse(c).is_err(), "{c}");
         }
-        let bad_principal = r#"{"Statement": {"Effect": "Allow", "Principal": {"AWS": "bob"}, "Action": "kms:*"}}"#;
-        assert_eq!(PolicyDocument::parse(bad_principal), Err(PolicyError::InvalidPrincipal));
+        let bad_principal =
+            r#"{"Statement": {"Effect": "Allow", "Principal": {"AWS": "bob"}, "Action": "kms:*"}}"#;
+        assert_eq!(
+            PolicyDocument::parse(bad_principal),
+            Err(PolicyError::InvalidPrincipal)
+        );
         let big = format!("{{\"Id\": \"{}\"}}", "x".repeat(MAX_POLICY_BYTES));
-        assert!(matches!(PolicyDocument::parse(&big), Err(PolicyError::TooLarge(_))));
+        assert!(matches!(
+            PolicyDocument::parse(&big),
+            Err(PolicyError::TooLarge(_))
+        ));
     }
 
     #[test]

@@ -82,8 +82,10 @@ pub trait CryptoProvider: Send + Sync + std::fmt::Debug {
     }
 
     /// Prepare material for sealing and opening blobs.
-    fn prepare_symmetric(&self, material: &SecretBytes)
-        -> Result<Arc<dyn SymmetricKey>, CryptoError>;
+    fn prepare_symmetric(
+        &self,
+        material: &SecretBytes,
+    ) -> Result<Arc<dyn SymmetricKey>, CryptoError>;
 }
 
 /// The root of trust: key material is stored only wrapped by it.

@@ -80,8 +80,11 @@ impl SoftSymmetricKey {
         ctx.update(header);
         ctx.update(&256u32.to_be_bytes());
         let tag = ctx.sign();
-        let derived = Zeroizing::new(<[u8; 32]>::try_from(tag.as_ref()).map_err(|_| CryptoError::InvalidKey)?);
-        let unbound = UnboundKey::new(&AES_256_GCM, &derived[..]).map_err(|_| CryptoError::InvalidKey)?;
+        let derived = Zeroizing::new(
+            <[u8; 32]>::try_from(tag.as_ref()).map_err(|_| CryptoError::InvalidKey)?,
+        );
+        let unbound =
+            UnboundKey::new(&AES_256_GCM, &derived[..]).map_err(|_| CryptoError::InvalidKey)?;
         Ok(LessSafeKey::new(unbound))
     }
 }

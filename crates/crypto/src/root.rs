@@ -79,7 +79,11 @@ impl RootKey for SoftRootKey {
         let mut buf = Zeroizing::new(wrapped[1 + NONCE_LEN..].to_vec());
         let len = self
             .key
-            .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut buf)
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut buf,
+            )
             .map_err(|_| CryptoError::Authentication)?
             .len();
         buf.truncate(len);

@@ -34,7 +34,6 @@ error_codes! {
     UnknownOperation = ("UnknownOperationException", 400),
     Validation = ("ValidationException", 400),
     Throttling = ("ThrottlingException", 400),
-    RequestEntityTooLarge = ("RequestEntityTooLargeException", 413),
     // KMS exceptions of the service model.
     AlreadyExists = ("AlreadyExistsException", 400),
     CustomKeyStoreNotFound = ("CustomKeyStoreNotFoundException", 400),

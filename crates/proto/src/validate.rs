@@ -45,7 +45,9 @@ impl Validator {
             Some(v) => format!(
                 "Value {v} at '{member}' failed to satisfy constraint: Member must {constraint}"
             ),
-            None => format!("Value at '{member}' failed to satisfy constraint: Member must {constraint}"),
+            None => format!(
+                "Value at '{member}' failed to satisfy constraint: Member must {constraint}"
+            ),
         };
         self.errors.push(msg);
     }
@@ -84,10 +86,18 @@ impl Validator {
         let Some(s) = value else { return };
         let n = s.encode_utf16().count();
         if n < min {
-            self.push(None, member, &format!("have length greater than or equal to {min}"));
+            self.push(
+                None,
+                member,
+                &format!("have length greater than or equal to {min}"),
+            );
         }
         if n > max {
-            self.push(None, member, &format!("have length less than or equal to {max}"));
+            self.push(
+                None,
+                member,
+                &format!("have length less than or equal to {max}"),
+            );
         }
     }
 
@@ -95,10 +105,18 @@ impl Validator {
     pub fn blob_length(&mut self, member: &str, value: Option<&[u8]>, min: usize, max: usize) {
         let Some(b) = value else { return };
         if b.len() < min {
-            self.push(None, member, &format!("have length greater than or equal to {min}"));
+            self.push(
+                None,
+                member,
+                &format!("have length greater than or equal to {min}"),
+            );
         }
         if b.len() > max {
-            self.push(None, member, &format!("have length less than or equal to {max}"));
+            self.push(
+                None,
+                member,
+                &format!("have length less than or equal to {max}"),
+            );
         }
     }
 
@@ -155,10 +173,18 @@ impl Validator {
     pub fn list_length<T>(&mut self, member: &str, value: Option<&[T]>, min: usize, max: usize) {
         let Some(l) = value else { return };
         if l.len() < min {
-            self.push(None, member, &format!("have length greater than or equal to {min}"));
+            self.push(
+                None,
+                member,
+                &format!("have length greater than or equal to {min}"),
+            );
         }
         if l.len() > max {
-            self.push(None, member, &format!("have length less than or equal to {max}"));
+            self.push(
+                None,
+                member,
+                &format!("have length less than or equal to {max}"),
+            );
         }
     }
 
@@ -187,8 +213,7 @@ pub mod patterns {
     /// AliasNameType.
     pub fn alias_name(s: &str) -> bool {
         !s.is_empty()
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'/' | b'_' | b'-'))
     }
 
@@ -197,8 +222,7 @@ pub mod patterns {
     /// PolicyType.
     pub fn policy(s: &str) -> bool {
         !s.is_empty()
-            && s
-                .chars()
+            && s.chars()
                 .all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{FF}'))
     }
 

@@ -35,7 +35,9 @@ impl Kms {
             let due = self.store.due_keys(now, BATCH).await?;
             let mut progressed = 0;
             for loc in &due {
-                let Some(rec) = self.store.get_key(loc).await? else { continue };
+                let Some(rec) = self.store.get_key(loc).await? else {
+                    continue;
+                };
                 if rec.deletion_due(now) {
                     match self.store.delete_key(loc, rec.revision).await {
                         Ok(()) => {

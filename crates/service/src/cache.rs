@@ -148,7 +148,14 @@ impl KeyCache {
     }
 
     /// Cache an alias target loaded at `epoch`.
-    pub fn insert_alias(&self, epoch: u64, region: &Region, account: &AccountId, name: &str, target: KeyId) {
+    pub fn insert_alias(
+        &self,
+        epoch: u64,
+        region: &Region,
+        account: &AccountId,
+        name: &str,
+        target: KeyId,
+    ) {
         let mut g = self.aliases.write().unwrap_or_else(|e| e.into_inner());
         if self.epoch.load(Ordering::Acquire) != epoch {
             return;

@@ -26,7 +26,9 @@ pub enum InvalidRequest {
     #[error("You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.")]
     BothKeySpecs,
     /// CreateKey with an asymmetric or HMAC spec and no KeyUsage.
-    #[error("You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")]
+    #[error(
+        "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys."
+    )]
     KeyUsageRequired,
     /// CreateKey with a usage the spec does not support.
     #[error("KeyUsage {usage} is not compatible with KeySpec {spec}.")]
@@ -74,7 +76,9 @@ pub enum Unsupported {
     #[error("KeySpec {0} is not supported by this Trent server yet; only SYMMETRIC_DEFAULT keys can be created.")]
     KeySpec(&'static str),
     /// An origin other than AWS_KMS.
-    #[error("Origin {0} is not supported by this Trent server yet; only AWS_KMS keys can be created.")]
+    #[error(
+        "Origin {0} is not supported by this Trent server yet; only AWS_KMS keys can be created."
+    )]
     Origin(&'static str),
     /// Multi-Region keys.
     #[error("Multi-Region keys are not supported by this Trent server yet.")]

@@ -101,14 +101,20 @@ impl Kms {
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> Result<Kms, StartupError> {
-        match store.get_meta(ROOT_CHECK).await.map_err(StartupError::Store)? {
+        match store
+            .get_meta(ROOT_CHECK)
+            .await
+            .map_err(StartupError::Store)?
+        {
             Some(wrapped) => {
                 root.unwrap(&wrapped, ROOT_CHECK_AAD)
                     .map_err(|_| StartupError::WrongRootKey)?;
             }
             None => {
                 let mut probe = vec![0u8; 32];
-                provider.fill_random(&mut probe).map_err(StartupError::Crypto)?;
+                provider
+                    .fill_random(&mut probe)
+                    .map_err(StartupError::Crypto)?;
                 let wrapped = root
                     .wrap(&SecretBytes::new(probe), ROOT_CHECK_AAD)
                     .map_err(StartupError::Crypto)?;
@@ -180,7 +186,11 @@ impl Kms {
                     });
                 }
                 let epoch = self.cache.epoch();
-                match self.store.get_alias(&caller.region, &account, &name).await? {
+                match self
+                    .store
+                    .get_alias(&caller.region, &account, &name)
+                    .await?
+                {
                     Some(a) => {
                         self.cache
                             .insert_alias(epoch, &caller.region, &account, &name.0, a.target);
@@ -235,7 +245,11 @@ impl Kms {
 
     /// New key material, wrapped for version `number` of `loc`, with a fresh
     /// material id.
-    fn new_material(&self, loc: &KeyLocator, number: u32) -> Result<(String, Vec<u8>), ServiceError> {
+    fn new_material(
+        &self,
+        loc: &KeyLocator,
+        number: u32,
+    ) -> Result<(String, Vec<u8>), ServiceError> {
         let material = self.provider.generate_symmetric()?;
         let wrapped = self
             .root
@@ -247,7 +261,11 @@ impl Kms {
 
     /// Apply a transition to a key with compare-and-swap, retrying on
     /// conflicts from concurrent writers, then invalidate the cache.
-    async fn update<F>(&self, loc: &KeyLocator, mut transition: F) -> Result<KeyRecord, ServiceError>
+    async fn update<F>(
+        &self,
+        loc: &KeyLocator,
+        mut transition: F,
+    ) -> Result<KeyRecord, ServiceError>
     where
         F: FnMut(&KeyRecord) -> Result<KeyRecord, ServiceError>,
     {
@@ -313,7 +331,9 @@ mod marker {
     pub fn decode(kind: &str, marker: &str) -> Option<String> {
         let raw = URL_SAFE_NO_PAD.decode(marker).ok()?;
         let text = String::from_utf8(raw).ok()?;
-        text.strip_prefix(kind)?.strip_prefix(':').map(str::to_string)
+        text.strip_prefix(kind)?
+            .strip_prefix(':')
+            .map(str::to_string)
     }
 }
 

@@ -104,7 +104,9 @@ async fn encrypt_decrypt_round_trip_with_context() {
     let e = env().await;
     let key = new_key(&e.kms).await;
     let blob = encrypt(&e.kms, &key, b"secret", ctx(&[("app", "x")])).await;
-    let out = decrypt(&e.kms, &blob, None, ctx(&[("app", "x")])).await.unwrap();
+    let out = decrypt(&e.kms, &blob, None, ctx(&[("app", "x")]))
+        .await
+        .unwrap();
     assert_eq!(&out.plaintext.0[..], b"secret");
     assert!(out.key_id.ends_with(&key));
     assert_eq!(out.key_material_id.len(), 64);
@@ -140,7 +142,8 @@ async fn every_changed_byte_is_refused() {
             Err(ServiceError::InvalidCiphertext) => {}
             // A changed key id or account names a key that does not exist,
             // or (account) belongs to another account.
-            Err(ServiceError::KeyNotFound { .. } | ServiceError::AccessDenied { .. }) if (4..29).contains(&i) => {}
+            Err(ServiceError::KeyNotFound { .. } | ServiceError::AccessDenied { .. })
+                if (4..29).contains(&i) => {}
             other => panic!("byte {i}: {other:?}"),
         }
     }
@@ -168,7 +171,9 @@ async fn disable_is_seen_by_the_next_request() {
     let e = env().await;
     let key = new_key(&e.kms).await;
     let blob = encrypt(&e.kms, &key, b"x", None).await;
-    let req = |k: &str| KeyIdRequest { key_id: Some(k.into()) };
+    let req = |k: &str| KeyIdRequest {
+        key_id: Some(k.into()),
+    };
     e.kms.disable_key(&caller(), req(&key)).await.unwrap();
     assert!(matches!(
         decrypt(&e.kms, &blob, None, None).await,
@@ -183,23 +188,46 @@ async fn rotation_keeps_old_versions_and_uses_the_newest() {
     let e = env().await;
     let key = new_key(&e.kms).await;
     let old = encrypt(&e.kms, &key, b"old", None).await;
-    let before = decrypt(&e.kms, &old, None, None).await.unwrap().key_material_id;
+    let before = decrypt(&e.kms, &old, None, None)
+        .await
+        .unwrap()
+        .key_material_id;
     e.kms
-        .rotate_key_on_demand(&caller(), KeyIdRequest { key_id: Some(key.clone()) })
+        .rotate_key_on_demand(
+            &caller(),
+            KeyIdRequest {
+                key_id: Some(key.clone()),
+            },
+        )
         .await
         .unwrap();
     let new = encrypt(&e.kms, &key, b"new", None).await;
     assert_eq!(&new[29..33], &2u32.to_be_bytes(), "new blobs use version 2");
-    let after = decrypt(&e.kms, &new, None, None).await.unwrap().key_material_id;
+    let after = decrypt(&e.kms, &new, None, None)
+        .await
+        .unwrap()
+        .key_material_id;
     assert_ne!(before, after);
-    assert_eq!(&decrypt(&e.kms, &old, None, None).await.unwrap().plaintext.0[..], b"old");
+    assert_eq!(
+        &decrypt(&e.kms, &old, None, None).await.unwrap().plaintext.0[..],
+        b"old"
+    );
     let list = e
         .kms
-        .list_key_rotations(&caller(), ListKeyRotationsRequest { key_id: Some(key.clone()), ..Default::default() })
+        .list_key_rotations(
+            &caller(),
+            ListKeyRotationsRequest {
+                key_id: Some(key.clone()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(list.rotations.len(), 1);
-    assert_eq!(list.rotations[0].rotation_type, Some(RotationType::OnDemand));
+    assert_eq!(
+        list.rotations[0].rotation_type,
+        Some(RotationType::OnDemand)
+    );
 }
 
 #[tokio::test]
@@ -224,7 +252,10 @@ async fn concurrent_on_demand_rotations_lose_no_version() {
         account: caller().account,
         key_id: trent_core::ids::KeyId::parse(&key).unwrap(),
     };
-    assert_eq!(e.store.get_key(&loc).await.unwrap().unwrap().versions.len(), 11);
+    assert_eq!(
+        e.store.get_key(&loc).await.unwrap().unwrap().versions.len(),
+        11
+    );
 }
 
 #[tokio::test]
@@ -234,7 +265,10 @@ async fn automatic_rotation_happens_when_the_clock_says_so() {
     e.kms
         .enable_key_rotation(
             &caller(),
-            EnableKeyRotationRequest { key_id: Some(key.clone()), rotation_period_in_days: Some(90) },
+            EnableKeyRotationRequest {
+                key_id: Some(key.clone()),
+                rotation_period_in_days: Some(90),
+            },
         )
         .await
         .unwrap();
@@ -247,7 +281,12 @@ async fn automatic_rotation_happens_when_the_clock_says_so() {
     assert_eq!(e.kms.sweep().await.unwrap().rotated, 0, "not due again");
     let status = e
         .kms
-        .get_key_rotation_status(&caller(), KeyIdRequest { key_id: Some(key.clone()) })
+        .get_key_rotation_status(
+            &caller(),
+            KeyIdRequest {
+                key_id: Some(key.clone()),
+            },
+        )
         .await
         .unwrap();
     assert!(status.key_rotation_enabled);
@@ -262,13 +301,25 @@ async fn deletion_after_the_window_destroys_key_and_aliases() {
     let e = env().await;
     let key = new_key(&e.kms).await;
     e.kms
-        .create_alias(&caller(), AliasRequest { alias_name: Some("alias/doomed".into()), target_key_id: Some(key.clone()) })
+        .create_alias(
+            &caller(),
+            AliasRequest {
+                alias_name: Some("alias/doomed".into()),
+                target_key_id: Some(key.clone()),
+            },
+        )
         .await
         .unwrap();
     let blob = encrypt(&e.kms, &key, b"x", None).await;
     let sched = e
         .kms
-        .schedule_key_deletion(&caller(), ScheduleKeyDeletionRequest { key_id: Some(key.clone()), pending_window_in_days: Some(7) })
+        .schedule_key_deletion(
+            &caller(),
+            ScheduleKeyDeletionRequest {
+                key_id: Some(key.clone()),
+                pending_window_in_days: Some(7),
+            },
+        )
         .await
         .unwrap();
     assert_eq!(sched.pending_window_in_days, 7);
@@ -284,7 +335,11 @@ async fn deletion_after_the_window_destroys_key_and_aliases() {
         decrypt(&e.kms, &blob, None, None).await,
         Err(ServiceError::KeyNotFound { .. })
     ));
-    let aliases = e.kms.list_aliases(&caller(), ListAliasesRequest::default()).await.unwrap();
+    let aliases = e
+        .kms
+        .list_aliases(&caller(), ListAliasesRequest::default())
+        .await
+        .unwrap();
     assert!(aliases.aliases.is_empty());
 }
 
@@ -292,19 +347,33 @@ async fn deletion_after_the_window_destroys_key_and_aliases() {
 async fn cancel_deletion_leaves_the_key_disabled() {
     let e = env().await;
     let key = new_key(&e.kms).await;
-    let id = || KeyIdRequest { key_id: Some(key.clone()) };
+    let id = || KeyIdRequest {
+        key_id: Some(key.clone()),
+    };
     assert!(matches!(
         e.kms.cancel_key_deletion(&caller(), id()).await,
         Err(ServiceError::Key(KeyError::NotPendingDeletion { .. }))
     ));
     e.kms
-        .schedule_key_deletion(&caller(), ScheduleKeyDeletionRequest { key_id: Some(key.clone()), pending_window_in_days: None })
+        .schedule_key_deletion(
+            &caller(),
+            ScheduleKeyDeletionRequest {
+                key_id: Some(key.clone()),
+                pending_window_in_days: None,
+            },
+        )
         .await
         .unwrap();
     e.kms.cancel_key_deletion(&caller(), id()).await.unwrap();
     let d = e
         .kms
-        .describe_key(&caller(), DescribeKeyRequest { key_id: Some(key.clone()), grant_tokens: None })
+        .describe_key(
+            &caller(),
+            DescribeKeyRequest {
+                key_id: Some(key.clone()),
+                grant_tokens: None,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(d.key_metadata.key_state, KeyState::Disabled);
@@ -316,7 +385,10 @@ async fn aliases_resolve_and_move() {
     let e = env().await;
     let k1 = new_key(&e.kms).await;
     let k2 = new_key(&e.kms).await;
-    let alias = |t: &str| AliasRequest { alias_name: Some("alias/app".into()), target_key_id: Some(t.into()) };
+    let alias = |t: &str| AliasRequest {
+        alias_name: Some("alias/app".into()),
+        target_key_id: Some(t.into()),
+    };
     e.kms.create_alias(&caller(), alias(&k1)).await.unwrap();
     assert!(matches!(
         e.kms.create_alias(&caller(), alias(&k2)).await,
@@ -329,7 +401,13 @@ async fn aliases_resolve_and_move() {
     assert!(decrypt(&e.kms, &b2, Some(&k2), None).await.is_ok());
     assert!(matches!(
         e.kms
-            .create_alias(&caller(), AliasRequest { alias_name: Some("alias/aws/x".into()), target_key_id: Some(k1.clone()) })
+            .create_alias(
+                &caller(),
+                AliasRequest {
+                    alias_name: Some("alias/aws/x".into()),
+                    target_key_id: Some(k1.clone())
+                }
+            )
             .await,
         Err(ServiceError::ReservedAlias)
     ));
@@ -374,7 +452,14 @@ async fn last_usage_is_tracked_and_flushed() {
     let e = env().await;
     let key = new_key(&e.kms).await;
     let me = caller();
-    let get = || e.kms.get_key_last_usage(&me, KeyIdRequest { key_id: Some(key.clone()) });
+    let get = || {
+        e.kms.get_key_last_usage(
+            &me,
+            KeyIdRequest {
+                key_id: Some(key.clone()),
+            },
+        )
+    };
     assert!(get().await.unwrap().key_last_usage.is_none());
     encrypt(&e.kms, &key, b"x", None).await;
     let u = get().await.unwrap().key_last_usage.unwrap();
@@ -395,7 +480,13 @@ async fn list_keys_pages() {
     loop {
         let page = e
             .kms
-            .list_keys(&caller(), ListKeysRequest { limit: Some(2), marker: marker.clone() })
+            .list_keys(
+                &caller(),
+                ListKeysRequest {
+                    limit: Some(2),
+                    marker: marker.clone(),
+                },
+            )
             .await
             .unwrap();
         seen += page.keys.len();
@@ -408,7 +499,13 @@ async fn list_keys_pages() {
     assert_eq!(seen, 5);
     assert!(matches!(
         e.kms
-            .list_keys(&caller(), ListKeysRequest { limit: None, marker: Some("garbage".into()) })
+            .list_keys(
+                &caller(),
+                ListKeysRequest {
+                    limit: None,
+                    marker: Some("garbage".into())
+                }
+            )
             .await,
         Err(ServiceError::InvalidMarker)
     ));

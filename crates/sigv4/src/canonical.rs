@@ -117,7 +117,10 @@ pub(crate) fn canonical_request_hash<H: Headers + ?Sized>(
 }
 
 /// The canonical request as text (for tests and diagnostics).
-pub fn canonical_request<H: Headers + ?Sized>(req: &Request<'_, H>, signed_headers: &str) -> String {
+pub fn canonical_request<H: Headers + ?Sized>(
+    req: &Request<'_, H>,
+    signed_headers: &str,
+) -> String {
     let mut out = Vec::new();
     write_canonical(&mut out, req, signed_headers);
     String::from_utf8_lossy(&out).into_owned()

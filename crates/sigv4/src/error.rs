@@ -18,7 +18,9 @@ pub enum AuthError {
     #[error("{0}")]
     MalformedCredential(String),
     /// No usable `X-Amz-Date` (or `Date`) header.
-    #[error("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")]
+    #[error(
+        "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+    )]
     MissingDate,
     /// The scope's date is not the day of `X-Amz-Date`.
     #[error("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{scope_date}' != '{}', from '{amz_date}'.", &amz_date[..8.min(amz_date.len())])]

@@ -75,15 +75,18 @@ fn vectors() -> Vec<Vector> {
                 .as_str()
                 .unwrap()
                 .to_string(),
-            expected_creq: std::fs::read_to_string(p.join("header-canonical-request.txt"))
-                .unwrap(),
+            expected_creq: std::fs::read_to_string(p.join("header-canonical-request.txt")).unwrap(),
             expected_sig: std::fs::read_to_string(p.join("header-signature.txt"))
                 .unwrap()
                 .trim()
                 .to_string(),
         });
     }
-    assert!(out.len() >= 20, "expected the AWS vectors in {:?}", testdata());
+    assert!(
+        out.len() >= 20,
+        "expected the AWS vectors in {:?}",
+        testdata()
+    );
     out
 }
 
@@ -139,12 +142,23 @@ fn aws_vectors_canonical_request_and_signature() {
 fn aws_vectors_fail_when_one_byte_changes() {
     for v in vectors() {
         // A changed body.
-        let mut changed = Vector { body: v.body.clone(), ..clone(&v) };
+        let mut changed = Vector {
+            body: v.body.clone(),
+            ..clone(&v)
+        };
         changed.body.push(b'x');
-        assert_eq!(check(&changed), Err(AuthError::SignatureMismatch), "{}", v.name);
+        assert_eq!(
+            check(&changed),
+            Err(AuthError::SignatureMismatch),
+            "{}",
+            v.name
+        );
         // A changed value of each signed header other than the date.
         let auth_value = header(&v.headers, "authorization").to_string();
-        let signed = parse_authorization(&auth_value, true).unwrap().signed_headers.to_string();
+        let signed = parse_authorization(&auth_value, true)
+            .unwrap()
+            .signed_headers
+            .to_string();
         for i in 0..v.headers.len() {
             let name = v.headers[i].0.to_ascii_lowercase();
             if !signed.split(';').any(|h| h == name) {
@@ -167,13 +181,34 @@ fn aws_vectors_fail_when_one_byte_changes() {
                 h.1.push(if last == '0' { '1' } else { '0' });
             }
         }
-        assert_eq!(check(&changed), Err(AuthError::SignatureMismatch), "{}", v.name);
+        assert_eq!(
+            check(&changed),
+            Err(AuthError::SignatureMismatch),
+            "{}",
+            v.name
+        );
         // The wrong secret.
-        let changed = Vector { secret: format!("{}x", v.secret), ..clone(&v) };
-        assert_eq!(check(&changed), Err(AuthError::SignatureMismatch), "{}", v.name);
+        let changed = Vector {
+            secret: format!("{}x", v.secret),
+            ..clone(&v)
+        };
+        assert_eq!(
+            check(&changed),
+            Err(AuthError::SignatureMismatch),
+            "{}",
+            v.name
+        );
         // A changed method.
-        let changed = Vector { method: "PUT".into(), ..clone(&v) };
-        assert_eq!(check(&changed), Err(AuthError::SignatureMismatch), "{}", v.name);
+        let changed = Vector {
+            method: "PUT".into(),
+            ..clone(&v)
+        };
+        assert_eq!(
+            check(&changed),
+            Err(AuthError::SignatureMismatch),
+            "{}",
+            v.name
+        );
     }
 }
 
@@ -194,10 +229,16 @@ fn clone(v: &Vector) -> Vector {
 #[test]
 fn signer_round_trips_with_verifier() {
     let headers = vec![
-        ("Content-Type".to_string(), "application/x-amz-json-1.1".to_string()),
+        (
+            "Content-Type".to_string(),
+            "application/x-amz-json-1.1".to_string(),
+        ),
         ("Host".to_string(), "127.0.0.1:8080".to_string()),
         ("X-Amz-Date".to_string(), "20261123T120000Z".to_string()),
-        ("X-Amz-Target".to_string(), "TrentService.ListKeys".to_string()),
+        (
+            "X-Amz-Target".to_string(),
+            "TrentService.ListKeys".to_string(),
+        ),
     ];
     let body_hash = sha256(b"{}");
     let req = Request {
@@ -207,7 +248,10 @@ fn signer_round_trips_with_verifier() {
         headers: &headers,
         body_sha256: &body_hash,
     };
-    let creds = Credentials { access_key_id: "AKIDTEST", secret_access_key: "s3cret" };
+    let creds = Credentials {
+        access_key_id: "AKIDTEST",
+        secret_access_key: "s3cret",
+    };
     let value = sign(
         &req,
         &creds,
@@ -287,7 +331,10 @@ fn malformed_headers_are_incomplete() {
     .unwrap_err();
     assert!(e.to_string().starts_with("Credential must have exactly 5"));
     let e = parse_authorization("AWS4-HMAC-SHA512 Credential=x", true).unwrap_err();
-    assert_eq!(e, AuthError::UnsupportedAlgorithm("AWS4-HMAC-SHA512".into()));
+    assert_eq!(
+        e,
+        AuthError::UnsupportedAlgorithm("AWS4-HMAC-SHA512".into())
+    );
     let e = parse_authorization(
         "AWS4-HMAC-SHA256 Credential=a/20240101/us-east-1/kms/aws4_request, SignedHeaders=x-amz-date, Signature=00",
         true,

@@ -79,7 +79,10 @@ async fn keys_round_trip(s: &dyn KeyStore) {
     let k = sample_key(1);
     s.insert_key(&k).await.expect("insert");
     assert_eq!(s.get_key(&k.locator).await.expect("get"), Some(k.clone()));
-    assert!(matches!(s.insert_key(&k).await, Err(StoreError::AlreadyExists)));
+    assert!(matches!(
+        s.insert_key(&k).await,
+        Err(StoreError::AlreadyExists)
+    ));
     let other = sample_key(2);
     assert_eq!(s.get_key(&other.locator).await.expect("get"), None);
     // The same id in another region or account is another key.
@@ -92,15 +95,23 @@ async fn compare_and_swap(s: &dyn KeyStore) {
     let k = sample_key(1);
     s.insert_key(&k).await.expect("insert");
     let d = k.disable().expect("disable");
-    s.update_key(&d).await.expect("update at the right revision");
+    s.update_key(&d)
+        .await
+        .expect("update at the right revision");
     // An update computed from the old record loses.
     let stale = k.with_description("stale".into()).expect("describe");
-    assert!(matches!(s.update_key(&stale).await, Err(StoreError::Conflict)));
+    assert!(matches!(
+        s.update_key(&stale).await,
+        Err(StoreError::Conflict)
+    ));
     assert_eq!(s.get_key(&k.locator).await.expect("get"), Some(d.clone()));
     // Replaying the same update loses too.
     assert!(matches!(s.update_key(&d).await, Err(StoreError::Conflict)));
     let missing = sample_key(9).disable().expect("disable");
-    assert!(matches!(s.update_key(&missing).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        s.update_key(&missing).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 async fn concurrent_rotations_lose_no_version(s: Arc<dyn KeyStore>) {
@@ -115,7 +126,12 @@ async fn concurrent_rotations_lose_no_version(s: Arc<dyn KeyStore>) {
             for _attempt in 0..1000 {
                 let cur = s.get_key(&loc).await.expect("get").expect("exists");
                 let next = cur
-                    .rotate(i, RotationType::OnDemand, format!("{i:064x}"), vec![i as u8])
+                    .rotate(
+                        i,
+                        RotationType::OnDemand,
+                        format!("{i:064x}"),
+                        vec![i as u8],
+                    )
                     .expect("rotate");
                 match s.update_key(&next).await {
                     Ok(()) => return,
@@ -133,7 +149,10 @@ async fn concurrent_rotations_lose_no_version(s: Arc<dyn KeyStore>) {
     assert_eq!(end.versions.len(), 1 + n as usize);
     let numbers: Vec<u32> = end.versions.iter().map(|v| v.number).collect();
     assert_eq!(numbers, (1..=1 + n as u32).collect::<Vec<_>>());
-    let mut ids: Vec<&str> = end.versions[1..].iter().map(|v| v.material_id.as_str()).collect();
+    let mut ids: Vec<&str> = end.versions[1..]
+        .iter()
+        .map(|v| v.material_id.as_str())
+        .collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), n as usize, "every racer's version is kept");
@@ -145,7 +164,9 @@ async fn delete_cascades(s: &dyn KeyStore) {
     s.insert_key(&k).await.expect("insert");
     s.insert_key(&keep).await.expect("insert");
     s.insert_alias(&alias("alias/a", &k)).await.expect("alias");
-    s.insert_alias(&alias("alias/b", &keep)).await.expect("alias");
+    s.insert_alias(&alias("alias/b", &keep))
+        .await
+        .expect("alias");
     s.record_usage(&[UsageRecord {
         locator: k.locator.clone(),
         operation: KeyLastUsageTrackingOperation::Encrypt,
@@ -154,22 +175,41 @@ async fn delete_cascades(s: &dyn KeyStore) {
     }])
     .await
     .expect("usage");
-    assert!(matches!(s.delete_key(&k.locator, 99).await, Err(StoreError::Conflict)));
+    assert!(matches!(
+        s.delete_key(&k.locator, 99).await,
+        Err(StoreError::Conflict)
+    ));
     s.delete_key(&k.locator, k.revision).await.expect("delete");
     assert_eq!(s.get_key(&k.locator).await.expect("get"), None);
     assert_eq!(s.get_usage(&k.locator).await.expect("usage"), None);
     let (r, a) = (&k.locator.region, &k.locator.account);
-    assert_eq!(s.get_alias(r, a, &AliasName("alias/a".into())).await.expect("get"), None);
-    assert!(s.get_alias(r, a, &AliasName("alias/b".into())).await.expect("get").is_some());
-    assert!(matches!(s.delete_key(&k.locator, 1).await, Err(StoreError::NotFound)));
+    assert_eq!(
+        s.get_alias(r, a, &AliasName("alias/a".into()))
+            .await
+            .expect("get"),
+        None
+    );
+    assert!(s
+        .get_alias(r, a, &AliasName("alias/b".into()))
+        .await
+        .expect("get")
+        .is_some());
+    assert!(matches!(
+        s.delete_key(&k.locator, 1).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 async fn listing_is_scoped_and_paged(s: &dyn KeyStore) {
     for n in 10..20 {
         s.insert_key(&sample_key(n)).await.expect("insert");
     }
-    s.insert_key(&sample_key_in(30, "eu-west-1", "111122223333")).await.expect("insert");
-    s.insert_key(&sample_key_in(31, "us-east-1", "444455556666")).await.expect("insert");
+    s.insert_key(&sample_key_in(30, "eu-west-1", "111122223333"))
+        .await
+        .expect("insert");
+    s.insert_key(&sample_key_in(31, "us-east-1", "444455556666"))
+        .await
+        .expect("insert");
     let (r, a) = (region("us-east-1"), account("111122223333"));
     let mut all = Vec::new();
     let mut after: Option<KeyId> = None;
@@ -211,7 +251,12 @@ async fn due_keys(s: &dyn KeyStore) {
     assert_eq!(due, want);
     // Once rotated, the key is no longer due.
     let rotated = rotating
-        .rotate(now + 90 * DAY_MS, RotationType::Automatic, "m".into(), vec![])
+        .rotate(
+            now + 90 * DAY_MS,
+            RotationType::Automatic,
+            "m".into(),
+            vec![],
+        )
         .expect("rotate");
     s.update_key(&rotated).await.expect("update");
     assert_eq!(
@@ -236,7 +281,11 @@ async fn aliases(s: &dyn KeyStore) {
     let mut moved = alias("alias/b", &k2);
     moved.updated_at = 9;
     s.update_alias(&moved).await.expect("update");
-    let got = s.get_alias(&r, &a, &AliasName("alias/b".into())).await.expect("get").expect("exists");
+    let got = s
+        .get_alias(&r, &a, &AliasName("alias/b".into()))
+        .await
+        .expect("get")
+        .expect("exists");
     assert_eq!(got.target, k2.locator.key_id);
     assert_eq!((got.created_at, got.updated_at), (1, 9));
     assert!(matches!(
@@ -246,21 +295,30 @@ async fn aliases(s: &dyn KeyStore) {
     let all = s.list_aliases(&r, &a, None, None, 100).await.expect("list");
     let names: Vec<&str> = all.iter().map(|x| x.name.0.as_str()).collect();
     assert_eq!(names, ["alias/a", "alias/b", "alias/c"]);
-    let page = s.list_aliases(&r, &a, None, Some("alias/a"), 1).await.expect("list");
+    let page = s
+        .list_aliases(&r, &a, None, Some("alias/a"), 1)
+        .await
+        .expect("list");
     assert_eq!(page[0].name.0, "alias/b");
     let of_k1 = s
         .list_aliases(&r, &a, Some(&k1.locator.key_id), None, 100)
         .await
         .expect("list");
     assert_eq!(of_k1.len(), 2);
-    s.delete_alias(&r, &a, &AliasName("alias/a".into())).await.expect("delete");
+    s.delete_alias(&r, &a, &AliasName("alias/a".into()))
+        .await
+        .expect("delete");
     assert!(matches!(
         s.delete_alias(&r, &a, &AliasName("alias/a".into())).await,
         Err(StoreError::NotFound)
     ));
     // Aliases are per region.
     let eu = region("eu-west-1");
-    assert!(s.list_aliases(&eu, &a, None, None, 100).await.expect("list").is_empty());
+    assert!(s
+        .list_aliases(&eu, &a, None, None, 100)
+        .await
+        .expect("list")
+        .is_empty());
 }
 
 async fn usage(s: &dyn KeyStore) {
@@ -272,15 +330,28 @@ async fn usage(s: &dyn KeyStore) {
         at,
         request_id: format!("req-{at}"),
     };
-    s.record_usage(&[u(10, KeyLastUsageTrackingOperation::Encrypt)]).await.expect("usage");
-    s.record_usage(&[u(5, KeyLastUsageTrackingOperation::Decrypt)]).await.expect("usage");
+    s.record_usage(&[u(10, KeyLastUsageTrackingOperation::Encrypt)])
+        .await
+        .expect("usage");
+    s.record_usage(&[u(5, KeyLastUsageTrackingOperation::Decrypt)])
+        .await
+        .expect("usage");
     assert_eq!(
         s.get_usage(&k.locator).await.expect("get"),
         Some(u(10, KeyLastUsageTrackingOperation::Encrypt)),
         "an older use does not replace a newer one"
     );
-    s.record_usage(&[u(20, KeyLastUsageTrackingOperation::GenerateDataKey)]).await.expect("usage");
-    assert_eq!(s.get_usage(&k.locator).await.expect("get").expect("some").at, 20);
+    s.record_usage(&[u(20, KeyLastUsageTrackingOperation::GenerateDataKey)])
+        .await
+        .expect("usage");
+    assert_eq!(
+        s.get_usage(&k.locator)
+            .await
+            .expect("get")
+            .expect("some")
+            .at,
+        20
+    );
     // Usage of a key that does not exist (deleted meanwhile) is dropped.
     let gone = sample_key(7);
     s.record_usage(&[UsageRecord {
@@ -296,7 +367,16 @@ async fn usage(s: &dyn KeyStore) {
 
 async fn meta(s: &dyn KeyStore) {
     assert_eq!(s.get_meta("root-check").await.expect("get"), None);
-    assert!(s.put_meta_if_absent("root-check", b"one").await.expect("put"));
-    assert!(!s.put_meta_if_absent("root-check", b"two").await.expect("put"));
-    assert_eq!(s.get_meta("root-check").await.expect("get"), Some(b"one".to_vec()));
+    assert!(s
+        .put_meta_if_absent("root-check", b"one")
+        .await
+        .expect("put"));
+    assert!(!s
+        .put_meta_if_absent("root-check", b"two")
+        .await
+        .expect("put"));
+    assert_eq!(
+        s.get_meta("root-check").await.expect("get"),
+        Some(b"one".to_vec())
+    );
 }

@@ -86,9 +86,12 @@ impl SqliteStore {
     }
 
     fn init(conn: Connection) -> Result<SqliteStore, StoreError> {
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(backend)?;
         let version: i64 = conn
@@ -132,7 +135,11 @@ fn revision_i64(r: u64) -> i64 {
     i64::try_from(r).unwrap_or(i64::MAX)
 }
 
-fn alias_from_row(region: &Region, account: &AccountId, r: &rusqlite::Row<'_>) -> rusqlite::Result<AliasRecord> {
+fn alias_from_row(
+    region: &Region,
+    account: &AccountId,
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<AliasRecord> {
     let target: String = r.get(1)?;
     Ok(AliasRecord {
         region: region.clone(),
@@ -159,7 +166,14 @@ impl KeyStore for SqliteStore {
                 .execute(
                     "INSERT INTO keys (region, account, key_id, revision, due_at, record)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-                    params![l.region.as_str(), l.account.as_str(), l.key_id.to_string(), rev, due, json],
+                    params![
+                        l.region.as_str(),
+                        l.account.as_str(),
+                        l.key_id.to_string(),
+                        rev,
+                        due,
+                        json
+                    ],
                 )
                 .map_err(backend)?;
             if n == 0 {
@@ -195,7 +209,14 @@ impl KeyStore for SqliteStore {
                 .execute(
                     "UPDATE keys SET revision = ?4, due_at = ?5, record = ?6
                      WHERE region = ?1 AND account = ?2 AND key_id = ?3 AND revision = ?4 - 1",
-                    params![l.region.as_str(), l.account.as_str(), l.key_id.to_string(), rev, due, json],
+                    params![
+                        l.region.as_str(),
+                        l.account.as_str(),
+                        l.key_id.to_string(),
+                        rev,
+                        due,
+                        json
+                    ],
                 )
                 .map_err(backend)?;
             if n == 1 {
@@ -209,7 +230,11 @@ impl KeyStore for SqliteStore {
                 )
                 .optional()
                 .map_err(backend)?;
-            Err(if exists.is_some() { StoreError::Conflict } else { StoreError::NotFound })
+            Err(if exists.is_some() {
+                StoreError::Conflict
+            } else {
+                StoreError::NotFound
+            })
         })
         .await
     }
@@ -271,7 +296,10 @@ impl KeyStore for SqliteStore {
                     )
                     .map_err(backend)?;
                 let rows = st
-                    .query_map(params![region.as_str(), account.as_str(), after, limit], |r| r.get(0))
+                    .query_map(
+                        params![region.as_str(), account.as_str(), after, limit],
+                        |r| r.get(0),
+                    )
                     .map_err(backend)?;
                 rows.collect::<Result<Vec<String>, _>>().map_err(backend)
             })
@@ -290,7 +318,9 @@ impl KeyStore for SqliteStore {
                     )
                     .map_err(backend)?;
                 let rows = st
-                    .query_map(params![now, limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .query_map(params![now, limit], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })
                     .map_err(backend)?;
                 rows.collect::<Result<Vec<_>, _>>().map_err(backend)
             })
@@ -314,7 +344,14 @@ impl KeyStore for SqliteStore {
                 .execute(
                     "INSERT INTO aliases (region, account, name, target, created_at, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-                    params![a.region.as_str(), a.account.as_str(), a.name.0, a.target.to_string(), a.created_at, a.updated_at],
+                    params![
+                        a.region.as_str(),
+                        a.account.as_str(),
+                        a.name.0,
+                        a.target.to_string(),
+                        a.created_at,
+                        a.updated_at
+                    ],
                 )
                 .map_err(backend)?;
             if n == 0 {
@@ -352,7 +389,13 @@ impl KeyStore for SqliteStore {
                 .execute(
                     "UPDATE aliases SET target = ?4, updated_at = ?5
                      WHERE region = ?1 AND account = ?2 AND name = ?3",
-                    params![a.region.as_str(), a.account.as_str(), a.name.0, a.target.to_string(), a.updated_at],
+                    params![
+                        a.region.as_str(),
+                        a.account.as_str(),
+                        a.name.0,
+                        a.target.to_string(),
+                        a.updated_at
+                    ],
                 )
                 .map_err(backend)?;
             if n == 0 {
@@ -476,9 +519,13 @@ impl KeyStore for SqliteStore {
     async fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let name = name.to_string();
         self.run(move |c| {
-            c.query_row("SELECT value FROM meta WHERE name = ?1", params![name], |r| r.get(0))
-                .optional()
-                .map_err(backend)
+            c.query_row(
+                "SELECT value FROM meta WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)
         })
         .await
     }

@@ -17,7 +17,10 @@ pub struct RecipientInfo {
 
 fn recipient(v: &mut Validator, r: Option<&RecipientInfo>) {
     if let Some(r) = r {
-        v.one_of("recipient.keyEncryptionAlgorithm", r.key_encryption_algorithm.as_ref());
+        v.one_of(
+            "recipient.keyEncryptionAlgorithm",
+            r.key_encryption_algorithm.as_ref(),
+        );
         v.blob_length(
             "recipient.attestationDocument",
             r.attestation_document.as_ref().map(|b| &b.0[..]),
@@ -49,7 +52,12 @@ impl Validate for EncryptRequest {
     fn validate(&self, v: &mut Validator) {
         key_id(v, "keyId", &self.key_id, true);
         v.required("plaintext", &self.plaintext);
-        v.blob_length("plaintext", self.plaintext.as_ref().map(|b| &b.0[..]), 1, 4096);
+        v.blob_length(
+            "plaintext",
+            self.plaintext.as_ref().map(|b| &b.0[..]),
+            1,
+            4096,
+        );
         v.grant_tokens(self.grant_tokens.as_deref());
         v.one_of("encryptionAlgorithm", self.encryption_algorithm.as_ref());
     }
@@ -132,7 +140,10 @@ impl Validate for ReEncryptRequest {
         );
         key_id(v, "sourceKeyId", &self.source_key_id, false);
         key_id(v, "destinationKeyId", &self.destination_key_id, true);
-        v.one_of("sourceEncryptionAlgorithm", self.source_encryption_algorithm.as_ref());
+        v.one_of(
+            "sourceEncryptionAlgorithm",
+            self.source_encryption_algorithm.as_ref(),
+        );
         v.one_of(
             "destinationEncryptionAlgorithm",
             self.destination_encryption_algorithm.as_ref(),
@@ -209,7 +220,12 @@ pub struct GenerateRandomRequest {
 impl Validate for GenerateRandomRequest {
     fn validate(&self, v: &mut Validator) {
         v.range("numberOfBytes", self.number_of_bytes, 1, 1024);
-        v.length("customKeyStoreId", self.custom_key_store_id.as_deref(), 1, 64);
+        v.length(
+            "customKeyStoreId",
+            self.custom_key_store_id.as_deref(),
+            1,
+            64,
+        );
         recipient(v, self.recipient.as_ref());
     }
 }

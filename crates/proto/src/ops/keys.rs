@@ -58,10 +58,18 @@ impl Validate for CreateKeyRequest {
         );
         v.length("description", self.description.as_deref(), 0, 8192);
         v.one_of("keyUsage", self.key_usage.as_ref());
-        v.one_of("customerMasterKeySpec", self.customer_master_key_spec.as_ref());
+        v.one_of(
+            "customerMasterKeySpec",
+            self.customer_master_key_spec.as_ref(),
+        );
         v.one_of("keySpec", self.key_spec.as_ref());
         v.one_of("origin", self.origin.as_ref());
-        v.length("customKeyStoreId", self.custom_key_store_id.as_deref(), 1, 64);
+        v.length(
+            "customKeyStoreId",
+            self.custom_key_store_id.as_deref(),
+            1,
+            64,
+        );
         tags(v, "tags", self.tags.as_deref());
         v.length("xksKeyId", self.xks_key_id.as_deref(), 1, 128);
     }

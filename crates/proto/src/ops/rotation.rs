@@ -17,7 +17,12 @@ pub struct EnableKeyRotationRequest {
 impl Validate for EnableKeyRotationRequest {
     fn validate(&self, v: &mut Validator) {
         key_id(v, "keyId", &self.key_id, true);
-        v.range("rotationPeriodInDays", self.rotation_period_in_days, 90, 2560);
+        v.range(
+            "rotationPeriodInDays",
+            self.rotation_period_in_days,
+            90,
+            2560,
+        );
     }
 }
 

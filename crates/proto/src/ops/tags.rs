@@ -33,7 +33,13 @@ impl Validate for UntagResourceRequest {
     fn validate(&self, v: &mut Validator) {
         key_id(v, "keyId", &self.key_id, true);
         v.required("tagKeys", &self.tag_keys);
-        for (i, k) in self.tag_keys.as_deref().unwrap_or_default().iter().enumerate() {
+        for (i, k) in self
+            .tag_keys
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
             v.length(&format!("tagKeys.{}.member", i + 1), Some(k), 1, 128);
         }
     }

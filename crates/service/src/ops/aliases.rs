@@ -42,7 +42,9 @@ impl Kms {
     /// CreateAlias.
     pub async fn create_alias(&self, caller: &Caller, r: AliasRequest) -> Result<(), ServiceError> {
         let name = alias_name(&r.alias_name)?;
-        let target = self.alias_target(caller, &r.target_key_id, "kms:CreateAlias").await?;
+        let target = self
+            .alias_target(caller, &r.target_key_id, "kms:CreateAlias")
+            .await?;
         let existing = self
             .store
             .list_aliases(
@@ -90,7 +92,9 @@ impl Kms {
                 alias_arn: name.arn(&caller.region, &caller.account),
             });
         };
-        let target = self.alias_target(caller, &r.target_key_id, "kms:UpdateAlias").await?;
+        let target = self
+            .alias_target(caller, &r.target_key_id, "kms:UpdateAlias")
+            .await?;
         // Every key Trent makes today is a symmetric encryption key, so the
         // rule that old and new targets share type and usage always holds.
         alias.target = target.key_id;
@@ -173,7 +177,11 @@ impl Kms {
             .await?;
         let (aliases, truncated) = split_page(aliases, size);
         let next_marker = truncated
-            .then(|| aliases.last().map(|a| crate::marker::encode("aliases", &a.name.0)))
+            .then(|| {
+                aliases
+                    .last()
+                    .map(|a| crate::marker::encode("aliases", &a.name.0))
+            })
             .flatten();
         Ok(ListAliasesResponse {
             aliases: aliases

@@ -49,9 +49,9 @@ impl Kms {
         context: &Option<EncryptionContext>,
         plaintext: &[u8],
     ) -> Result<(Vec<u8>, &'k HotVersion), ServiceError> {
-        let version = key
-            .current()
-            .ok_or_else(|| ServiceError::KeyNotFound { arn: key.arn.clone() })?;
+        let version = key.current().ok_or_else(|| ServiceError::KeyNotFound {
+            arn: key.arn.clone(),
+        })?;
         let header = Header {
             account: key.locator.account.clone(),
             key_id: key.locator.key_id,
@@ -239,8 +239,16 @@ impl Kms {
             opened.plaintext.expose(),
         )?;
         let destination_material = version.material_id.clone();
-        self.used(caller, &opened.key, KeyLastUsageTrackingOperation::ReEncrypt);
-        self.used(caller, &destination, KeyLastUsageTrackingOperation::ReEncrypt);
+        self.used(
+            caller,
+            &opened.key,
+            KeyLastUsageTrackingOperation::ReEncrypt,
+        );
+        self.used(
+            caller,
+            &destination,
+            KeyLastUsageTrackingOperation::ReEncrypt,
+        );
         Ok(ReEncryptResponse {
             ciphertext_blob: Blob(blob),
             source_key_id: opened.key.arn.clone(),
@@ -263,8 +271,13 @@ impl Kms {
         if r.recipient.is_some() {
             return Err(Unsupported::Recipient.into());
         }
-        let key = self.encrypting_key(caller, req(&r.key_id), action, operation).await?;
-        let size = match (r.key_spec.as_ref().and_then(|s| s.known()), r.number_of_bytes) {
+        let key = self
+            .encrypting_key(caller, req(&r.key_id), action, operation)
+            .await?;
+        let size = match (
+            r.key_spec.as_ref().and_then(|s| s.known()),
+            r.number_of_bytes,
+        ) {
             (Some(DataKeySpec::Aes256), None) => 32,
             (Some(DataKeySpec::Aes128), None) => 16,
             (None, Some(n)) => usize::try_from(n).map_err(|_| InvalidRequest::DataKeySize)?,

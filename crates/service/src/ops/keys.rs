@@ -24,7 +24,10 @@ pub(crate) fn check_tags(tags: &[Tag]) -> Result<Vec<(String, String)>, ServiceE
     if out.len() > MAX_TAGS {
         return Err(TagError::TooMany.into());
     }
-    if out.iter().any(|(k, _)| k.to_ascii_lowercase().starts_with("aws:")) {
+    if out
+        .iter()
+        .any(|(k, _)| k.to_ascii_lowercase().starts_with("aws:"))
+    {
         return Err(TagError::Reserved.into());
     }
     Ok(out)
@@ -67,7 +70,6 @@ pub(crate) fn req(s: &Option<String>) -> &str {
     s.as_deref().unwrap_or_default()
 }
 
-
 impl Kms {
     /// CreateKey.
     pub async fn create_key(
@@ -103,7 +105,11 @@ impl Kms {
                 .into());
             }
         }
-        let origin = r.origin.as_ref().and_then(|o| o.known()).unwrap_or(OriginType::AwsKms);
+        let origin = r
+            .origin
+            .as_ref()
+            .and_then(|o| o.known())
+            .unwrap_or(OriginType::AwsKms);
         if r.xks_key_id.is_some() && origin != OriginType::ExternalKeyStore {
             return Err(InvalidRequest::XksKeyIdWithoutXks.into());
         }
@@ -167,7 +173,9 @@ impl Kms {
         caller: &Caller,
         r: DescribeKeyRequest,
     ) -> Result<DescribeKeyResponse, ServiceError> {
-        let loc = self.resolve(caller, req(&r.key_id), Accepts::KeyOrAlias).await?;
+        let loc = self
+            .resolve(caller, req(&r.key_id), Accepts::KeyOrAlias)
+            .await?;
         let record = self.record(&loc).await?;
         self.authorize(caller, "kms:DescribeKey", &loc)?;
         Ok(DescribeKeyResponse {
@@ -191,7 +199,10 @@ impl Kms {
             .await?;
         let (ids, truncated) = split_page(ids, size);
         let next_marker = truncated
-            .then(|| ids.last().map(|k| crate::marker::encode("keys", &k.to_string())))
+            .then(|| {
+                ids.last()
+                    .map(|k| crate::marker::encode("keys", &k.to_string()))
+            })
             .flatten();
         Ok(ListKeysResponse {
             keys: ids
@@ -232,10 +243,14 @@ impl Kms {
         caller: &Caller,
         r: UpdateKeyDescriptionRequest,
     ) -> Result<(), ServiceError> {
-        let rec = self.managed(caller, &r.key_id, "kms:UpdateKeyDescription").await?;
-        let description = r.description.unwrap_or_default();
-        self.update(&rec.locator, |k| Ok(k.with_description(description.clone())?))
+        let rec = self
+            .managed(caller, &r.key_id, "kms:UpdateKeyDescription")
             .await?;
+        let description = r.description.unwrap_or_default();
+        self.update(&rec.locator, |k| {
+            Ok(k.with_description(description.clone())?)
+        })
+        .await?;
         Ok(())
     }
 
@@ -259,7 +274,9 @@ impl Kms {
         caller: &Caller,
         r: ScheduleKeyDeletionRequest,
     ) -> Result<ScheduleKeyDeletionResponse, ServiceError> {
-        let rec = self.managed(caller, &r.key_id, "kms:ScheduleKeyDeletion").await?;
+        let rec = self
+            .managed(caller, &r.key_id, "kms:ScheduleKeyDeletion")
+            .await?;
         let days = r
             .pending_window_in_days
             .unwrap_or(i64::from(DEFAULT_DELETION_WINDOW_DAYS));
@@ -286,8 +303,12 @@ impl Kms {
         caller: &Caller,
         r: KeyIdRequest,
     ) -> Result<KeyIdResponse, ServiceError> {
-        let rec = self.managed(caller, &r.key_id, "kms:CancelKeyDeletion").await?;
-        let next = self.update(&rec.locator, |k| Ok(k.cancel_deletion()?)).await?;
+        let rec = self
+            .managed(caller, &r.key_id, "kms:CancelKeyDeletion")
+            .await?;
+        let next = self
+            .update(&rec.locator, |k| Ok(k.cancel_deletion()?))
+            .await?;
         Ok(KeyIdResponse { key_id: next.arn() })
     }
 
@@ -297,7 +318,9 @@ impl Kms {
         caller: &Caller,
         r: KeyIdRequest,
     ) -> Result<GetKeyLastUsageResponse, ServiceError> {
-        let rec = self.managed(caller, &r.key_id, "kms:GetKeyLastUsage").await?;
+        let rec = self
+            .managed(caller, &r.key_id, "kms:GetKeyLastUsage")
+            .await?;
         let stored = self.store.get_usage(&rec.locator).await?;
         let pending = self.usage.peek(&rec.locator);
         let last = match (stored, pending) {

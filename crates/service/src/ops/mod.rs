@@ -27,7 +27,10 @@ pub(crate) fn split_page<T>(mut items: Vec<T>, size: usize) -> (Vec<T>, bool) {
 }
 
 /// A marker of `kind`, or `InvalidMarkerException`.
-pub(crate) fn read_marker(kind: &str, marker: Option<&str>) -> Result<Option<String>, ServiceError> {
+pub(crate) fn read_marker(
+    kind: &str,
+    marker: Option<&str>,
+) -> Result<Option<String>, ServiceError> {
     marker
         .map(|m| crate::marker::decode(kind, m).ok_or(ServiceError::InvalidMarker))
         .transpose()

@@ -48,7 +48,8 @@ impl Kms {
         caller: &Caller,
         r: ListKeyPoliciesRequest,
     ) -> Result<ListKeyPoliciesResponse, ServiceError> {
-        self.managed(caller, &r.key_id, "kms:ListKeyPolicies").await?;
+        self.managed(caller, &r.key_id, "kms:ListKeyPolicies")
+            .await?;
         let _ = page_size(r.limit, 100, 1000);
         let offset = read_offset("policies", r.marker.as_deref())?;
         Ok(ListKeyPoliciesResponse {

@@ -18,7 +18,9 @@ impl Kms {
         caller: &Caller,
         r: EnableKeyRotationRequest,
     ) -> Result<(), ServiceError> {
-        let rec = self.managed(caller, &r.key_id, "kms:EnableKeyRotation").await?;
+        let rec = self
+            .managed(caller, &r.key_id, "kms:EnableKeyRotation")
+            .await?;
         let days = r
             .rotation_period_in_days
             .and_then(|d| u32::try_from(d).ok())
@@ -35,8 +37,11 @@ impl Kms {
         caller: &Caller,
         r: KeyIdRequest,
     ) -> Result<(), ServiceError> {
-        let rec = self.managed(caller, &r.key_id, "kms:DisableKeyRotation").await?;
-        self.update(&rec.locator, |k| Ok(k.disable_rotation()?)).await?;
+        let rec = self
+            .managed(caller, &r.key_id, "kms:DisableKeyRotation")
+            .await?;
+        self.update(&rec.locator, |k| Ok(k.disable_rotation()?))
+            .await?;
         Ok(())
     }
 
@@ -47,7 +52,9 @@ impl Kms {
         caller: &Caller,
         r: KeyIdRequest,
     ) -> Result<GetKeyRotationStatusResponse, ServiceError> {
-        let rec = self.managed(caller, &r.key_id, "kms:GetKeyRotationStatus").await?;
+        let rec = self
+            .managed(caller, &r.key_id, "kms:GetKeyRotationStatus")
+            .await?;
         let enabled = rec.rotation.enabled && rec.state != KeyState::PendingDeletion;
         Ok(GetKeyRotationStatusResponse {
             key_rotation_enabled: enabled,
@@ -69,7 +76,9 @@ impl Kms {
         caller: &Caller,
         r: KeyIdRequest,
     ) -> Result<KeyIdResponse, ServiceError> {
-        let rec = self.managed(caller, &r.key_id, "kms:RotateKeyOnDemand").await?;
+        let rec = self
+            .managed(caller, &r.key_id, "kms:RotateKeyOnDemand")
+            .await?;
         let now = self.clock.now();
         let loc = rec.locator.clone();
         let next = self
@@ -95,7 +104,9 @@ impl Kms {
         caller: &Caller,
         r: ListKeyRotationsRequest,
     ) -> Result<ListKeyRotationsResponse, ServiceError> {
-        let rec = self.managed(caller, &r.key_id, "kms:ListKeyRotations").await?;
+        let rec = self
+            .managed(caller, &r.key_id, "kms:ListKeyRotations")
+            .await?;
         let all = r.include_key_material.as_ref().and_then(|i| i.known())
             == Some(IncludeKeyMaterial::AllKeyMaterial);
         let size = page_size(r.limit, 100, 1000);
@@ -117,14 +128,17 @@ impl Kms {
                     KeyMaterialState::NonCurrent
                 },
                 expiration_model: None,
-                rotation_date: v.rotation_type.map(|_| Timestamp::from_millis(v.created_at)),
+                rotation_date: v
+                    .rotation_type
+                    .map(|_| Timestamp::from_millis(v.created_at)),
                 rotation_type: v.rotation_type,
             })
             .collect();
         let (rotations, truncated) = split_page(entries, size);
         Ok(ListKeyRotationsResponse {
-            next_marker: truncated
-                .then(|| crate::marker::encode("rotations", &(offset + rotations.len()).to_string())),
+            next_marker: truncated.then(|| {
+                crate::marker::encode("rotations", &(offset + rotations.len()).to_string())
+            }),
             rotations,
             truncated,
         })

@@ -14,7 +14,8 @@ impl Kms {
         let rec = self.managed(caller, &r.key_id, "kms:TagResource").await?;
         let tags = check_tags(r.tags.as_deref().unwrap_or_default())?;
         self.update(&rec.locator, |k| {
-            k.with_tags(&tags)?.ok_or(ServiceError::Tag(TagError::TooMany))
+            k.with_tags(&tags)?
+                .ok_or(ServiceError::Tag(TagError::TooMany))
         })
         .await?;
         Ok(())
@@ -28,10 +29,14 @@ impl Kms {
     ) -> Result<(), ServiceError> {
         let rec = self.managed(caller, &r.key_id, "kms:UntagResource").await?;
         let keys = r.tag_keys.unwrap_or_default();
-        if keys.iter().any(|k| k.to_ascii_lowercase().starts_with("aws:")) {
+        if keys
+            .iter()
+            .any(|k| k.to_ascii_lowercase().starts_with("aws:"))
+        {
             return Err(TagError::Reserved.into());
         }
-        self.update(&rec.locator, |k| Ok(k.without_tags(&keys)?)).await?;
+        self.update(&rec.locator, |k| Ok(k.without_tags(&keys)?))
+            .await?;
         Ok(())
     }
 
@@ -41,7 +46,9 @@ impl Kms {
         caller: &Caller,
         r: ListResourceTagsRequest,
     ) -> Result<ListResourceTagsResponse, ServiceError> {
-        let rec = self.managed(caller, &r.key_id, "kms:ListResourceTags").await?;
+        let rec = self
+            .managed(caller, &r.key_id, "kms:ListResourceTags")
+            .await?;
         let size = page_size(r.limit, 50, 50);
         let offset = read_offset("tags", r.marker.as_deref())?;
         let tags: Vec<Tag> = rec
