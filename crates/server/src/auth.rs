@@ -24,6 +24,21 @@ impl Headers for HttpHeaders<'_> {
     }
 }
 
+/// The parts of an HTTP request that authentication looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedRequest<'a> {
+    /// Method.
+    pub method: &'a str,
+    /// Path as received.
+    pub path: &'a str,
+    /// Query string (without `?`).
+    pub query: &'a str,
+    /// Headers.
+    pub headers: &'a HeaderMap,
+    /// Body.
+    pub body: &'a [u8],
+}
+
 enum Mode {
     Development {
         account: AccountId,
@@ -98,17 +113,20 @@ impl Authenticator {
         key
     }
 
-    /// Authenticate a request.
+    /// Authenticate a request at `now` (the real time, never a test clock).
     pub fn authenticate(
         &self,
-        method: &str,
-        path: &str,
-        query: &str,
-        headers: &HeaderMap,
-        body: &[u8],
+        r: &SignedRequest<'_>,
         now: OffsetDateTime,
         request_id: String,
     ) -> Result<Caller, AuthError> {
+        let SignedRequest {
+            method,
+            path,
+            query,
+            headers,
+            body,
+        } = *r;
         let Some(value) = headers.get(http::header::AUTHORIZATION) else {
             return Err(AuthError::MissingToken);
         };

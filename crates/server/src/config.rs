@@ -246,7 +246,7 @@ impl ServeConfig {
         let listen: SocketAddr = listen_text
             .parse()
             .map_err(|_| invalid(ConfigProblem::Listen(listen_text.clone())))?;
-        if !listen.ip().is_loopback() && !(o.allow_insecure_listen || f.allow_insecure_listen) {
+        if !(listen.ip().is_loopback() || o.allow_insecure_listen || f.allow_insecure_listen) {
             return Err(invalid(ConfigProblem::InsecureListen(listen)));
         }
         let account_text = o

@@ -1,6 +1,6 @@
 //! The HTTP adapter: AWS JSON 1.1 on `POST /`, routed on `X-Amz-Target`.
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, SignedRequest};
 use crate::errors::{to_wire, WireError};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -135,11 +135,13 @@ async fn handle_inner(
     let caller = state
         .auth
         .authenticate(
-            parts.method.as_str(),
-            parts.uri.path(),
-            parts.uri.query().unwrap_or(""),
-            &parts.headers,
-            &body,
+            &SignedRequest {
+                method: parts.method.as_str(),
+                path: parts.uri.path(),
+                query: parts.uri.query().unwrap_or(""),
+                headers: &parts.headers,
+                body: &body,
+            },
             time::OffsetDateTime::now_utc(),
             rid.to_string(),
         )
