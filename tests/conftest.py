@@ -54,7 +54,7 @@ class Server:
             args.append("--unsafe-test-clock")
         args += self.extra_args
         self.log = open(self.log_path, "ab")
-        env = dict(os.environ, TRENT_LOG="info", **self.env)
+        env = {**os.environ, "TRENT_LOG": "info", **self.env}
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         if expect_failure:
             try:

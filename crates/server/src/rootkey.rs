@@ -46,6 +46,9 @@ pub enum RootKeyError {
     /// The store failed while reading the passphrase salt.
     #[error("reading the passphrase salt failed")]
     Store(#[source] trent_store::StoreError),
+    /// The key file is gone but the store was written with a root key.
+    #[error("root key file {0} does not exist, but the store holds data written under a root key; restore the file (a new key cannot decrypt existing keys)")]
+    Missing(PathBuf),
     /// Crypto failure.
     #[error("root key: {0}")]
     Crypto(#[source] trent_core::CryptoError),
@@ -65,7 +68,7 @@ fn decode_key(text: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     (v.len() == ROOT_KEY_LEN).then_some(v)
 }
 
-fn key_file(path: &Path) -> Result<SoftRootKey, RootKeyError> {
+fn key_file(path: &Path, may_create: bool) -> Result<SoftRootKey, RootKeyError> {
     let io = |source| RootKeyError::Io {
         path: path.to_path_buf(),
         source,
@@ -83,6 +86,9 @@ fn key_file(path: &Path) -> Result<SoftRootKey, RootKeyError> {
             SoftRootKey::from_bytes(&key).map_err(RootKeyError::Crypto)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if !may_create {
+                return Err(RootKeyError::Missing(path.to_path_buf()));
+            }
             let (key, bytes) = SoftRootKey::generate().map_err(RootKeyError::Crypto)?;
             let mut f = std::fs::OpenOptions::new()
                 .write(true)
@@ -142,8 +148,14 @@ pub async fn load(cfg: &ServeConfig, store: &dyn KeyStore) -> Result<SoftRootKey
         ..Default::default()
     };
     let src = cfg.root_key.as_ref().unwrap_or(&dev);
+    // A key file may only be generated for a store that has never been used.
+    let fresh_store = store
+        .get_meta(trent_service::ROOT_CHECK_META)
+        .await
+        .map_err(RootKeyError::Store)?
+        .is_none();
     if let Some(path) = &src.file {
-        return key_file(path);
+        return key_file(path, fresh_store);
     }
     if let Some(var) = &src.env {
         let value =
@@ -165,7 +177,7 @@ pub async fn load(cfg: &ServeConfig, store: &dyn KeyStore) -> Result<SoftRootKey
         })?;
         return passphrase_key(Zeroizing::new(bytes), store).await;
     }
-    key_file(&cfg.data_dir.join(DEV_KEY_FILE))
+    key_file(&cfg.data_dir.join(DEV_KEY_FILE), fresh_store)
 }
 
 #[cfg(test)]
@@ -185,11 +197,15 @@ mod tests {
     fn generated_key_file_is_private_and_reloads() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("root.key");
-        key_file(&p).unwrap();
+        assert!(matches!(key_file(&p, false), Err(RootKeyError::Missing(_))));
+        key_file(&p, true).unwrap();
         let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        key_file(&p).unwrap();
+        key_file(&p, false).unwrap();
         std::fs::write(&p, b"garbage").unwrap();
-        assert!(matches!(key_file(&p), Err(RootKeyError::FileFormat(_))));
+        assert!(matches!(
+            key_file(&p, true),
+            Err(RootKeyError::FileFormat(_))
+        ));
     }
 }

@@ -72,7 +72,9 @@ impl Default for Settings {
     }
 }
 
-const ROOT_CHECK: &str = "root-key-check";
+/// The store setting that proves which root key the store was written with.
+pub const ROOT_CHECK_META: &str = "root-key-check";
+const ROOT_CHECK: &str = ROOT_CHECK_META;
 const ROOT_CHECK_AAD: &[u8] = b"trent/v1/root-key-check";
 const TRACKING_START: &str = "usage-tracking-start";
 

@@ -100,9 +100,16 @@ impl SqliteStore {
         if version > SCHEMA_VERSION {
             return Err(backend(SchemaTooNew { found: version }));
         }
-        conn.execute_batch(SCHEMA).map_err(backend)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(backend)?;
+        if version < SCHEMA_VERSION {
+            // Only a new (or older) database is written to at open, so a
+            // start that is refused later (say, for a wrong root key) leaves
+            // the file exactly as it was.
+            let tx = conn.unchecked_transaction().map_err(backend)?;
+            tx.execute_batch(SCHEMA).map_err(backend)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+        }
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
         })

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Run every test of Trent on a fresh machine: install the test tools, check
+# formatting and lints, build once (release), run the Rust tests and the
+# black-box tests that drive the release binary with boto3 and the AWS CLI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step "test tools: Python venv with boto3, awscli, pytest (tests/requirements.txt)"
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "build (release, once)"
+cargo build --release --locked
+
+step "cargo clippy -D warnings"
+cargo clippy --release --locked --all-targets -- -D warnings
+
+step "Rust tests (unit, vectors, store conformance)"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --release --locked --no-fail-fast
+else
+    cargo test --release --locked --no-fail-fast
+fi
+
+step "black-box tests: release binary + boto3 + AWS CLI"
+TRENT_BIN="$PWD/target/release/trent" .venv/bin/python -m pytest tests -q -p no:cacheprovider
+
+step "all tests passed"

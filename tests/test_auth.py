@@ -1,0 +1,137 @@
+"""Signature verification with a configuration file: the real AWS CLI and
+boto3 with configured credentials, and every way to get it wrong."""
+
+import base64
+import os
+import subprocess
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import AWS, Server, error_of
+
+CONFIG = """
+background_interval_secs = 1
+
+[[credentials]]
+access_key_id = "AKIAALICE0000000001"
+secret_access_key = "alice-secret-key/with+chars="
+account_id = "111122223333"
+principal = "arn:aws:iam::111122223333:user/alice"
+
+[[credentials]]
+access_key_id = "AKIABOB00000000000002"
+secret_access_key = "bob-secret"
+account_id = "444455556666"
+"""
+
+ALICE = ("AKIAALICE0000000001", "alice-secret-key/with+chars=")
+BOB = ("AKIABOB00000000000002", "bob-secret")
+
+
+@pytest.fixture(scope="module")
+def verified(tmp_path_factory):
+    d = tmp_path_factory.mktemp("verified")
+    cfg = d / "trent.toml"
+    cfg.write_text(CONFIG)
+    s = Server(d / "data", config=cfg).start()
+    yield s
+    s.stop()
+
+
+def test_startup_log_says_signatures_are_verified(verified):
+    log = verified.read_log()
+    assert 'signatures="verified"' in log
+    assert "DEVELOPMENT MODE" not in log
+
+
+def test_development_mode_warns_loudly(server):
+    head = server.read_log().splitlines()[:5]
+    assert any("DEVELOPMENT MODE" in line and "NOT verified" in line for line in head)
+
+
+def test_aws_cli_encrypt_decrypt_with_verified_signatures(verified, tmp_path):
+    _, key, _ = verified.cli("create-key", "--description", "cli", access_key=ALICE[0], secret=ALICE[1])
+    key_id = key["KeyMetadata"]["KeyId"]
+    assert key["KeyMetadata"]["AWSAccountId"] == "111122223333"
+    pt = tmp_path / "pt.bin"
+    pt.write_bytes(b"signed and sealed")
+    _, enc, _ = verified.cli(
+        "encrypt", "--key-id", key_id, "--plaintext", f"fileb://{pt}", "--encryption-context", "app=test",
+        access_key=ALICE[0], secret=ALICE[1],
+    )
+    ct = tmp_path / "ct.bin"
+    ct.write_bytes(base64.b64decode(enc["CiphertextBlob"]))
+    _, dec, _ = verified.cli(
+        "decrypt", "--ciphertext-blob", f"fileb://{ct}", "--encryption-context", "app=test",
+        access_key=ALICE[0], secret=ALICE[1],
+    )
+    assert base64.b64decode(dec["Plaintext"]) == b"signed and sealed"
+    # The wrong secret is refused, and nothing is decrypted.
+    rc, out, err = verified.cli(
+        "decrypt", "--ciphertext-blob", f"fileb://{ct}", "--encryption-context", "app=test",
+        access_key=ALICE[0], secret="not-the-secret", check=False,
+    )
+    assert rc != 0 and out is None
+    assert "InvalidSignatureException" in err
+    assert "The request signature we calculated does not match the signature you provided." in err
+    rc, _, err = verified.cli("list-keys", access_key="AKIAUNKNOWN000000000", secret="x", check=False)
+    assert rc != 0 and "UnrecognizedClientException" in err
+    assert "The security token included in the request is invalid." in err
+
+
+def test_boto3_with_verified_signatures(verified):
+    alice = verified.client(access_key=ALICE[0], secret=ALICE[1])
+    md = alice.create_key()["KeyMetadata"]
+    blob = alice.encrypt(KeyId=md["KeyId"], Plaintext=b"x")["CiphertextBlob"]
+    assert alice.decrypt(CiphertextBlob=blob)["Plaintext"] == b"x"
+    wrong = verified.client(access_key=ALICE[0], secret=ALICE[1] + "x")
+    with pytest.raises(ClientError) as e:
+        wrong.decrypt(CiphertextBlob=blob)
+    assert error_of(e)[0] == "InvalidSignatureException"
+    with pytest.raises(ClientError) as e:
+        wrong.create_key()
+    assert error_of(e)[0] == "InvalidSignatureException"
+    assert md["KeyId"] in [k["KeyId"] for k in alice.list_keys()["Keys"]]
+
+
+def test_configured_accounts_are_kept_apart(verified):
+    alice = verified.client(access_key=ALICE[0], secret=ALICE[1])
+    bob = verified.client(access_key=BOB[0], secret=BOB[1])
+    a = alice.create_key()["KeyMetadata"]
+    b = bob.create_key()["KeyMetadata"]
+    assert b["AWSAccountId"] == "444455556666"
+    assert b["KeyId"] not in [k["KeyId"] for k in alice.list_keys()["Keys"]]
+    with pytest.raises(ClientError) as e:
+        bob.encrypt(KeyId=a["Arn"], Plaintext=b"x")
+    code, msg, status = error_of(e)
+    assert (code, status) == ("AccessDeniedException", 400)
+    assert msg.startswith("User: arn:aws:iam::444455556666:root is not authorized to perform: kms:Encrypt on resource: " + a["Arn"])
+    blob = alice.encrypt(KeyId=a["KeyId"], Plaintext=b"x")["CiphertextBlob"]
+    with pytest.raises(ClientError) as e:
+        bob.decrypt(CiphertextBlob=blob)
+    assert error_of(e)[0] == "AccessDeniedException"
+
+
+def test_bad_configurations_refuse_to_start(tmp_path):
+    cases = {
+        "no-credentials.toml": "listen = '127.0.0.1:0'\n",
+        "bad-account.toml": "[[credentials]]\naccess_key_id='a'\nsecret_access_key='b'\naccount_id='123'\n",
+        "unknown-key.toml": "bogus = true\n[[credentials]]\naccess_key_id='a'\nsecret_access_key='b'\naccount_id='111122223333'\n",
+    }
+    for name, text in cases.items():
+        cfg = tmp_path / name
+        cfg.write_text(text)
+        s = Server(tmp_path / f"data-{name}", config=cfg, test_clock=False)
+        assert s.start(expect_failure=True) != 0, name
+        assert "invalid configuration" in s.read_log().lower(), s.read_log()
+
+
+def test_non_loopback_listen_is_refused_without_opt_in(tmp_path):
+    from conftest import BIN
+    p = subprocess.run(
+        [str(BIN), "serve", "--listen", "0.0.0.0:0", "--data-dir", str(tmp_path / "d")],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert p.returncode != 0
+    assert "without TLS" in p.stderr
