@@ -41,6 +41,28 @@ enum Command {
         #[arg(long, hide = true)]
         unsafe_test_clock: bool,
     },
+    /// Benchmark tool: create many keys offline (server not running).
+    #[command(hide = true)]
+    SeedKeys {
+        /// TOML configuration file (for the root key source).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// How many keys.
+        #[arg(long)]
+        count: usize,
+        /// Region of the keys.
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        /// Account of the keys.
+        #[arg(long, default_value = "111122223333")]
+        account_id: String,
+        /// Where to write the key ids.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Benchmark baseline: a bare hyper server on the same stack.
     #[command(hide = true)]
     HelloServer {
@@ -83,6 +105,28 @@ fn main() -> anyhow::Result<()> {
             };
             let cfg = trent_server::ServeConfig::load(&overrides)?;
             runtime.block_on(trent_server::serve(cfg))?;
+        }
+        Command::SeedKeys {
+            config,
+            data_dir,
+            count,
+            region,
+            account_id,
+            out,
+        } => {
+            let overrides = trent_server::Overrides {
+                config,
+                data_dir: Some(data_dir),
+                ..Default::default()
+            };
+            let cfg = trent_server::ServeConfig::load(&overrides)?;
+            runtime.block_on(trent_server::seed_keys(
+                &cfg,
+                count,
+                &region,
+                &account_id,
+                &out,
+            ))?;
         }
         Command::HelloServer { listen } => {
             runtime.block_on(trent_server::serve_hello(listen))?;

@@ -188,6 +188,82 @@ async fn shutdown_signal() {
     }
 }
 
+/// Benchmark tool: create `count` keys in `region` for `account` in the data
+/// directory of `cfg`, through the same service code as CreateKey, and write
+/// their ids to `out`, one per line. The store is opened for bulk loading
+/// (no fsync per key); the server must not be running on that directory.
+pub async fn seed_keys(
+    cfg: &ServeConfig,
+    count: usize,
+    region: &str,
+    account: &str,
+    out: &std::path::Path,
+) -> Result<(), SeedError> {
+    use trent_core::ids::{AccountId, Region};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&cfg.data_dir)
+        .map_err(SeedError::Io)?;
+    let store = SqliteStore::open_for_bulk_load(&cfg.data_dir.join("trent.db"))
+        .map_err(|e| SeedError::Serve(ServeError::Store(e)))?;
+    let store: Arc<dyn KeyStore> = Arc::new(store);
+    let root = rootkey::load(cfg, store.as_ref())
+        .await
+        .map_err(|e| SeedError::Serve(e.into()))?;
+    let provider: Arc<dyn CryptoProvider> = Arc::new(SoftwareProvider::new());
+    let kms = Arc::new(
+        Kms::new(
+            store,
+            provider,
+            Arc::new(root),
+            Arc::new(SystemClock),
+            Settings::default(),
+        )
+        .await
+        .map_err(|e| SeedError::Serve(e.into()))?,
+    );
+    let caller = trent_service::Caller {
+        region: Region::parse(region).ok_or(SeedError::Region)?,
+        account: AccountId::parse(account).ok_or(SeedError::Account)?,
+        principal: format!("arn:aws:iam::{account}:root"),
+        access_key_id: "seed".into(),
+        request_id: "seed".into(),
+    };
+    let mut ids = Vec::with_capacity(count);
+    for _ in 0..count {
+        let md = kms
+            .create_key(&caller, Default::default())
+            .await
+            .map_err(SeedError::Create)?;
+        ids.push(md.key_metadata.key_id);
+    }
+    ids.push(String::new());
+    std::fs::write(out, ids.join("\n")).map_err(SeedError::Io)?;
+    Ok(())
+}
+
+/// Why seeding failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SeedError {
+    /// Opening the store or the root key.
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+    /// A key could not be created.
+    #[error("creating a key failed")]
+    Create(#[source] trent_service::ServiceError),
+    /// Writing the id file.
+    #[error("writing the key id file failed")]
+    Io(#[source] std::io::Error),
+    /// A bad region.
+    #[error("not a region name")]
+    Region,
+    /// A bad account.
+    #[error("not a 12-digit account id")]
+    Account,
+}
+
 /// A bare hyper server answering every request with a fixed small JSON body:
 /// the baseline the benchmark compares Trent with (same runtime, same HTTP
 /// stack, no work).

@@ -77,18 +77,27 @@ impl SqliteStore {
     /// Open (creating if needed) the database file at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let conn = Connection::open(path).map_err(backend)?;
-        Self::init(conn)
+        Self::init(conn, "FULL")
+    }
+
+    /// Open for bulk loading by an offline tool: commits are not flushed to
+    /// disk one by one (`synchronous = OFF`); the tool must close the store
+    /// (which checkpoints it) before anyone relies on the data. Never used
+    /// by the server.
+    pub fn open_for_bulk_load(path: &Path) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open(path).map_err(backend)?;
+        Self::init(conn, "OFF")
     }
 
     /// A private in-memory database (tests).
     pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
-        Self::init(Connection::open_in_memory().map_err(backend)?)
+        Self::init(Connection::open_in_memory().map_err(backend)?, "FULL")
     }
 
-    fn init(conn: Connection) -> Result<SqliteStore, StoreError> {
+    fn init(conn: Connection, synchronous: &str) -> Result<SqliteStore, StoreError> {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(backend)?;
-        conn.pragma_update(None, "synchronous", "FULL")
+        conn.pragma_update(None, "synchronous", synchronous)
             .map_err(backend)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(backend)?;

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Trent throughput and latency, reproducible: builds release, starts Trent with
+# signature verification on, and drives it with wrk on loopback using
+# pre-signed requests. Measures Encrypt (1 KiB), Decrypt and GenerateDataKey at
+# 1, 8 and 64 connections; a bare hyper server on the same port and stack for
+# the ratio; Encrypt with 100,000 keys (a random key per request) and the
+# server's memory. Results: stdout and bench/results/<time>/summary.md.
+#
+# Knobs: DURATION (seconds per run, default 10), KEYS (default 100000),
+# PORT (default 18480).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DURATION=${DURATION:-10}
+KEYS=${KEYS:-100000}
+PORT=${PORT:-18480}
+HOST="127.0.0.1:$PORT"
+URL="http://$HOST/"
+OUT="$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$OUT"
+WORK=$(mktemp -d)
+SERVER_PID=""
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+if ! command -v wrk >/dev/null; then
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
+cargo build --release --locked
+BIN="$ROOT/target/release/trent"
+PY="$ROOT/.venv/bin/python"
+GEN="$ROOT/bench/wrkgen.py"
+
+cat > "$WORK/trent.toml" <<TOML
+background_interval_secs = 10
+[root_key]
+file = "$WORK/root.key"
+[[credentials]]
+access_key_id = "AKIABENCH00000000001"
+secret_access_key = "bench-secret-access-key"
+account_id = "111122223333"
+TOML
+
+wait_port() {
+    for _ in $(seq 1 200); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
+        sleep 0.05
+    done
+    echo "server did not start" >&2; exit 1
+}
+start_trent() {
+    TRENT_LOG=warn "$BIN" serve --config "$WORK/trent.toml" --listen "$HOST" --data-dir "$WORK/data" 2>>"$OUT/server.log" &
+    SERVER_PID=$!
+    wait_port
+}
+stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
+
+# wrk threads: one per connection up to two (the machine has two cores).
+run_wrk() { # name conns script
+    local name=$1 conns=$2 script=$3 threads=1
+    [ "$conns" -gt 1 ] && threads=2
+    wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency -s "$script" "$URL" > "$OUT/$name.txt"
+    if grep -q "Non-2xx" "$OUT/$name.txt"; then
+        echo "FAILED: $name had error responses:"; cat "$OUT/$name.txt"; exit 1
+    fi
+    "$PY" - "$OUT/$name.txt" "$name" "$conns" >> "$OUT/rows.tsv" <<'PYEOF'
+import re, sys
+text = open(sys.argv[1]).read()
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+def ms(p):
+    m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+    v, u = float(m.group(1)), m.group(2)
+    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
+print(f"{sys.argv[2]}\t{sys.argv[3]}\t{rps:.0f}\t{ms(50):.2f}\t{ms(99):.2f}")
+PYEOF
+    tail -1 "$OUT/rows.tsv"
+}
+
+echo "== Trent $(git rev-parse --short HEAD), $(nproc) cores, ${DURATION}s per run" | tee "$OUT/summary.md"
+: > "$OUT/rows.tsv"
+start_trent
+"$PY" "$GEN" setup --endpoint "$URL" --out "$WORK/state.json"
+for op in encrypt decrypt generate-data-key; do
+    for c in 1 8 64; do
+        "$PY" "$GEN" static --host "$HOST" --state "$WORK/state.json" --op "$op" > "$WORK/$op.lua"
+        run_wrk "$op-c$c" "$c" "$WORK/$op.lua"
+    done
+done
+"$PY" -c "import json;print(json.load(open('$WORK/state.json'))['key'])" > "$WORK/one.txt"
+"$PY" "$GEN" dynamic --host "$HOST" --ids "$WORK/one.txt" > "$WORK/dyn1.lua"
+run_wrk "encrypt-random-key-of-1-c64" 64 "$WORK/dyn1.lua"
+stop_server
+
+echo "seeding $KEYS keys..."
+SEED_START=$(date +%s)
+"$BIN" seed-keys --config "$WORK/trent.toml" --data-dir "$WORK/data" --count "$KEYS" --out "$WORK/ids.txt" 2>>"$OUT/server.log"
+echo "seeded in $(( $(date +%s) - SEED_START ))s"
+start_trent
+"$PY" "$GEN" dynamic --host "$HOST" --ids "$WORK/ids.txt" > "$WORK/dynN.lua"
+# Warm-up: every key is loaded from the store into the cache once.
+wrk -t2 -c64 -d"${DURATION}s" -s "$WORK/dynN.lua" "$URL" > "$OUT/warmup.txt"
+"$PY" "$GEN" dynamic --host "$HOST" --ids "$WORK/ids.txt" > "$WORK/dynN.lua"
+run_wrk "encrypt-random-key-of-$KEYS-c64" 64 "$WORK/dynN.lua"
+RSS_KB=$(awk '/^VmRSS/ {print $2}' "/proc/$SERVER_PID/status")
+HWM_KB=$(awk '/^VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
+CACHED=$(grep -c . "$WORK/ids.txt")
+stop_server
+
+"$BIN" hello-server --listen "$HOST" &
+SERVER_PID=$!
+wait_port
+"$PY" "$GEN" static --host "$HOST" --state "$WORK/state.json" --op encrypt > "$WORK/encrypt.lua"
+run_wrk "bare-hyper-hello-c64" 64 "$WORK/encrypt.lua"
+stop_server
+
+"$PY" - "$OUT/rows.tsv" "$RSS_KB" "$HWM_KB" "$KEYS" >> "$OUT/summary.md" <<'PYEOF'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+rss, hwm, keys = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+print("\n| run | connections | requests/s | p50 ms | p99 ms |\n|---|---|---|---|---|")
+for name, c, rps, p50, p99 in rows:
+    print(f"| {name} | {c} | {rps} | {p50} | {p99} |")
+r = {name: float(rps) for name, c, rps, p50, p99 in rows}
+enc, hello = r["encrypt-c64"], r["bare-hyper-hello-c64"]
+many, one = r[f"encrypt-random-key-of-{keys}-c64"], r["encrypt-random-key-of-1-c64"]
+print(f"\nEncrypt 1 KiB at 64 connections / bare hyper server: {enc:.0f} / {hello:.0f} = {enc / hello:.2f}")
+print(f"Encrypt with {keys} keys (random key per request) / one key, same script: {many:.0f} / {one:.0f} = {many / one:.2f}")
+print(f"Server memory with {keys} keys cached: RSS {rss / 1024:.0f} MiB (peak {hwm / 1024:.0f} MiB)")
+PYEOF
+cat "$OUT/summary.md"
+echo "raw wrk output: $OUT"

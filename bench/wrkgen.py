@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Pre-signed requests for wrk.
+
+`setup` creates the benchmark key (and a 1 KiB ciphertext for Decrypt) with
+boto3. `static` writes a wrk script that sends one pre-signed request over and
+over. `dynamic` writes a script that picks a random key per request from a
+list, each with its own pre-computed SigV4 signature. Signatures are valid for
+AWS's 5-minute clock-skew window, so scripts are generated right before each
+run.
+"""
+
+import argparse
+import base64
+import datetime
+import hashlib
+import hmac
+import json
+import os
+import sys
+
+ACCESS_KEY = "AKIABENCH00000000001"
+SECRET = "bench-secret-access-key"
+ACCOUNT = "111122223333"
+REGION = "us-east-1"
+PLAINTEXT_1K = base64.b64encode(bytes(range(256)) * 4).decode()  # 1024 bytes
+
+
+def signing_key(date):
+    k = hmac.new(b"AWS4" + SECRET.encode(), date.encode(), hashlib.sha256).digest()
+    for part in (REGION, "kms", "aws4_request"):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    return k
+
+
+class Signer:
+    def __init__(self, host, target):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        self.amz_date = now.strftime("%Y%m%dT%H%M%SZ")
+        self.scope = f"{self.amz_date[:8]}/{REGION}/kms/aws4_request"
+        self.key = signing_key(self.amz_date[:8])
+        self.host = host
+        self.target = f"TrentService.{target}"
+        self.signed = "content-type;host;x-amz-date;x-amz-target"
+
+    def signature(self, body):
+        creq = "\n".join([
+            "POST", "/", "",
+            "content-type:application/x-amz-json-1.1",
+            f"host:{self.host}",
+            f"x-amz-date:{self.amz_date}",
+            f"x-amz-target:{self.target}",
+            "",
+            self.signed,
+            hashlib.sha256(body.encode()).hexdigest(),
+        ])
+        sts = "\n".join(["AWS4-HMAC-SHA256", self.amz_date, self.scope, hashlib.sha256(creq.encode()).hexdigest()])
+        return hmac.new(self.key, sts.encode(), hashlib.sha256).hexdigest()
+
+    def auth_prefix(self):
+        return f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/{self.scope}, SignedHeaders={self.signed}, Signature="
+
+
+def body_for(op, key_id, blob=None):
+    if op == "encrypt":
+        return "Encrypt", json.dumps({"KeyId": key_id, "Plaintext": PLAINTEXT_1K})
+    if op == "decrypt":
+        return "Decrypt", json.dumps({"CiphertextBlob": blob, "KeyId": key_id})
+    if op == "generate-data-key":
+        return "GenerateDataKey", json.dumps({"KeyId": key_id, "KeySpec": "AES_256"})
+    raise SystemExit(f"unknown op {op}")
+
+
+def lua_str(s):
+    return json.dumps(s)  # a JSON string literal is a valid Lua string literal here (ASCII only)
+
+
+def headers_lua(signer):
+    return (
+        f'  ["Content-Type"] = "application/x-amz-json-1.1",\n'
+        f'  ["X-Amz-Target"] = {lua_str(signer.target)},\n'
+        f'  ["X-Amz-Date"] = {lua_str(signer.amz_date)},\n'
+    )
+
+
+def cmd_setup(a):
+    import boto3
+    kms = boto3.client("kms", endpoint_url=a.endpoint, region_name=REGION,
+                       aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET)
+    key = kms.create_key(Description="bench")["KeyMetadata"]["KeyId"]
+    blob = kms.encrypt(KeyId=key, Plaintext=base64.b64decode(PLAINTEXT_1K))["CiphertextBlob"]
+    with open(a.out, "w") as f:
+        json.dump({"key": key, "blob": base64.b64encode(blob).decode()}, f)
+
+
+def cmd_static(a):
+    state = json.load(open(a.state))
+    target, body = body_for(a.op, state["key"], state["blob"])
+    s = Signer(a.host, target)
+    print("wrk.method = \"POST\"")
+    print(f"wrk.body = {lua_str(body)}")
+    print("wrk.headers = {\n" + headers_lua(s) + f'  ["Authorization"] = {lua_str(s.auth_prefix() + s.signature(body))},\n}}')
+
+
+def cmd_dynamic(a):
+    ids = [l.strip() for l in open(a.ids) if l.strip()]
+    if a.limit:
+        ids = ids[: a.limit]
+    target, sample = body_for("encrypt", "KEYID")
+    prefix, suffix = sample.split("KEYID")
+    s = Signer(a.host, target)
+    out = sys.stdout
+    out.write("local ids = {\n")
+    sigs = []
+    for i in ids:
+        out.write(f'"{i}",\n')
+        sigs.append(s.signature(prefix + i + suffix))
+    out.write("}\nlocal sigs = {\n")
+    for g in sigs:
+        out.write(f'"{g}",\n')
+    out.write("}\n")
+    out.write(f"local prefix = {lua_str(prefix)}\nlocal suffix = {lua_str(suffix)}\n")
+    out.write(f"local auth = {lua_str(s.auth_prefix())}\n")
+    out.write("local n = #ids\nlocal headers = {\n" + headers_lua(s) + "}\n")
+    out.write(
+        "function init(args)\n"
+        "  math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))\n"
+        "end\n"
+        "function request()\n"
+        "  local i = math.random(n)\n"
+        "  headers[\"Authorization\"] = auth .. sigs[i]\n"
+        "  return wrk.format(\"POST\", \"/\", headers, prefix .. ids[i] .. suffix)\n"
+        "end\n"
+    )
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    x = sub.add_parser("setup"); x.add_argument("--endpoint", required=True); x.add_argument("--out", required=True)
+    x = sub.add_parser("static"); x.add_argument("--host", required=True); x.add_argument("--state", required=True); x.add_argument("--op", required=True)
+    x = sub.add_parser("dynamic"); x.add_argument("--host", required=True); x.add_argument("--ids", required=True); x.add_argument("--limit", type=int, default=0)
+    a = p.parse_args()
+    {"setup": cmd_setup, "static": cmd_static, "dynamic": cmd_dynamic}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
