@@ -3,19 +3,20 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// The AWS partition Trent's ARNs use.
 pub const PARTITION: &str = "aws";
 
-/// A 12-digit account id.
+/// A 12-digit account id. Cheap to clone (shared string).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct AccountId(String);
+pub struct AccountId(Arc<str>);
 
 impl AccountId {
     /// Parse 12 ASCII digits.
     pub fn parse(s: &str) -> Option<AccountId> {
-        (s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())).then(|| AccountId(s.to_string()))
+        (s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())).then(|| AccountId(Arc::from(s)))
     }
     /// The digits.
     pub fn as_str(&self) -> &str {
@@ -27,7 +28,7 @@ impl AccountId {
     }
     /// From the number in a ciphertext header.
     pub fn from_u64(n: u64) -> Option<AccountId> {
-        (n <= 999_999_999_999).then(|| AccountId(format!("{n:012}")))
+        (n <= 999_999_999_999).then(|| AccountId(Arc::from(format!("{n:012}"))))
     }
     /// The account root principal, `arn:aws:iam::ACCOUNT:root`.
     pub fn root_arn(&self) -> String {
@@ -44,7 +45,7 @@ impl TryFrom<String> for AccountId {
 
 impl From<AccountId> for String {
     fn from(a: AccountId) -> String {
-        a.0
+        a.0.to_string()
     }
 }
 
@@ -54,10 +55,10 @@ impl fmt::Display for AccountId {
     }
 }
 
-/// A region name such as `us-east-1` (`^([a-z]+-){2,3}\d+$`).
+/// A region name such as `us-east-1` (`^([a-z]+-){2,3}\d+$`). Cheap to clone.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Region(String);
+pub struct Region(Arc<str>);
 
 impl Region {
     /// Parse a region name.
@@ -70,7 +71,7 @@ impl Region {
                 .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
             && !parts[n - 1].is_empty()
             && parts[n - 1].bytes().all(|b| b.is_ascii_digit());
-        ok.then(|| Region(s.to_string()))
+        ok.then(|| Region(Arc::from(s)))
     }
     /// The name.
     pub fn as_str(&self) -> &str {
@@ -87,7 +88,7 @@ impl TryFrom<String> for Region {
 
 impl From<Region> for String {
     fn from(r: Region) -> String {
-        r.0
+        r.0.to_string()
     }
 }
 
@@ -138,13 +139,22 @@ impl KeyId {
             });
         }
         let b = s.as_bytes();
-        if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
+        if b.len() != 36
+            || !s.is_ascii()
+            || b[8] != b'-'
+            || b[13] != b'-'
+            || b[18] != b'-'
+            || b[23] != b'-'
+        {
             return None;
         }
-        let compact: String = s.chars().filter(|c| *c != '-').collect();
+        // Decode the five hex groups in place: no allocation on the hot path.
         let mut bytes = [0u8; 16];
-        if compact.len() != 32 || hex::decode_to_slice(&compact, &mut bytes).is_err() {
-            return None;
+        let mut at = 0;
+        for (start, end) in [(0, 8), (9, 13), (14, 18), (19, 23), (24, 36)] {
+            let n = (end - start) / 2;
+            hex::decode_to_slice(&s[start..end], &mut bytes[at..at + n]).ok()?;
+            at += n;
         }
         Some(KeyId {
             multi_region: false,
@@ -353,6 +363,9 @@ mod tests {
         assert_eq!(mrk.to_string(), "mrk-1234abcd12ab34cd56ef1234567890ab");
         assert!(KeyId::parse("1234abcd12ab34cd56ef1234567890ab").is_none());
         assert!(KeyId::parse("fake-key-id").is_none());
+        // 36 bytes with dashes in place but a multi-byte character: no panic.
+        assert!(KeyId::parse("1234abc\u{e9}-2ab-34cd-56ef-1234567890ab").is_none());
+        assert!(KeyId::parse("1234ABCD-12AB-34CD-56EF-1234567890AB").is_some());
         let random = KeyId::from_random([0xff; 16]);
         assert_eq!(&random.to_string()[14..15], "4");
     }

@@ -1,7 +1,6 @@
 //! Binary members, carried as standard base64 strings in JSON.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
+use base64_simd::STANDARD;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use zeroize::Zeroizing;
@@ -45,7 +44,7 @@ impl Visitor<'_> for B64Visitor {
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<u8>, E> {
         STANDARD
-            .decode(v)
+            .decode_to_vec(v)
             .map_err(|_| E::custom("Invalid base64 in a binary member"))
     }
 }
@@ -63,21 +62,17 @@ impl<'de> Deserialize<'de> for SecretBlob {
     }
 }
 
-fn serialize_b64<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-    // The encoded copy of a secret is zeroized too.
-    let encoded = Zeroizing::new(STANDARD.encode(bytes));
-    s.serialize_str(&encoded)
-}
-
 impl Serialize for Blob {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serialize_b64(&self.0, s)
+        s.serialize_str(&STANDARD.encode_to_string(&self.0))
     }
 }
 
 impl Serialize for SecretBlob {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serialize_b64(&self.0, s)
+        // The encoded copy of a secret is zeroized too.
+        let encoded = Zeroizing::new(STANDARD.encode_to_string(&self.0[..]));
+        s.serialize_str(&encoded)
     }
 }
 
@@ -95,7 +90,24 @@ mod tests {
 
     #[test]
     fn invalid_base64_is_an_error() {
-        assert!(serde_json::from_str::<Blob>("\"!!!\"").is_err());
-        assert!(serde_json::from_str::<Blob>("12").is_err());
+        for bad in [
+            "\"!!!\"",
+            "12",
+            "\"aGVsbG8\"",
+            "\"aGVsbG8==\"",
+            "\"aGV sbG8=\"",
+        ] {
+            assert!(serde_json::from_str::<Blob>(bad).is_err(), "{bad}");
+        }
+        let empty: Blob = serde_json::from_str("\"\"").unwrap();
+        assert!(empty.0.is_empty());
+    }
+
+    #[test]
+    fn long_blobs_round_trip() {
+        let data: Vec<u8> = (0..6144u32).map(|i| (i * 7) as u8).collect();
+        let json = serde_json::to_string(&Blob(data.clone())).unwrap();
+        let back: Blob = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.0, data);
     }
 }

@@ -14,6 +14,7 @@ mod blob;
 mod context;
 mod enums;
 mod error;
+pub mod json;
 pub mod ops;
 mod target;
 mod validate;

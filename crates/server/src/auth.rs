@@ -5,9 +5,9 @@
 //! an account; with configured credentials the signature is verified too.
 
 use crate::config::Credential;
+use foldhash::HashMap;
 use http::HeaderMap;
-use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use time::OffsetDateTime;
 use trent_core::ids::{AccountId, Region};
 use trent_service::Caller;
@@ -22,6 +22,28 @@ impl Headers for HttpHeaders<'_> {
             f(v.as_bytes());
         }
     }
+}
+
+/// A configured credential with the signing key of its most recent (date,
+/// region): deriving a key costs four HMACs, and a client signs with the same
+/// date and region all day.
+struct Entry {
+    access_key_id: Arc<str>,
+    secret: zeroize::Zeroizing<String>,
+    account: AccountId,
+    principal: Arc<str>,
+    recent: RwLock<Option<Arc<Recent>>>,
+}
+
+struct Recent {
+    date: String,
+    region: Region,
+    key: SigningKey,
+}
+
+enum Mode {
+    Development { account: AccountId },
+    Verified { credentials: HashMap<String, Entry> },
 }
 
 /// The parts of an HTTP request that authentication looks at.
@@ -39,23 +61,9 @@ pub struct SignedRequest<'a> {
     pub body: &'a [u8],
 }
 
-enum Mode {
-    Development {
-        account: AccountId,
-    },
-    Verified {
-        credentials: HashMap<String, Credential>,
-    },
-}
-
-/// Cached signing keys: (access key, date, region) → key.
-type KeyCache = HashMap<(String, String, String), SigningKey>;
-const KEY_CACHE_LIMIT: usize = 10_000;
-
 /// The authenticator.
 pub struct Authenticator {
     mode: Mode,
-    keys: RwLock<KeyCache>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -67,26 +75,40 @@ impl std::fmt::Debug for Authenticator {
     }
 }
 
+fn parse_region(region: &str) -> Result<Region, AuthError> {
+    Region::parse(region).ok_or_else(|| {
+        AuthError::MalformedCredential(format!(
+            "Credential should be scoped to a valid region, not '{region}'."
+        ))
+    })
+}
+
 impl Authenticator {
     /// Development mode: any access key; callers are `account` (or the access
     /// key id itself when it is 12 digits).
     pub fn development(account: AccountId) -> Self {
         Authenticator {
             mode: Mode::Development { account },
-            keys: RwLock::new(HashMap::new()),
         }
     }
 
     /// Verified mode: only these credentials, signatures checked.
     pub fn verified(credentials: Vec<Credential>) -> Self {
+        let credentials = credentials
+            .into_iter()
+            .map(|c| {
+                let entry = Entry {
+                    access_key_id: Arc::from(c.access_key_id.as_str()),
+                    secret: c.secret,
+                    account: c.account,
+                    principal: Arc::from(c.principal.as_str()),
+                    recent: RwLock::new(None),
+                };
+                (c.access_key_id, entry)
+            })
+            .collect();
         Authenticator {
-            mode: Mode::Verified {
-                credentials: credentials
-                    .into_iter()
-                    .map(|c| (c.access_key_id.clone(), c))
-                    .collect(),
-            },
-            keys: RwLock::new(HashMap::new()),
+            mode: Mode::Verified { credentials },
         }
     }
 
@@ -95,22 +117,24 @@ impl Authenticator {
         matches!(self.mode, Mode::Verified { .. })
     }
 
-    fn signing_key(&self, cred: &Credential, date: &str, region: &str) -> SigningKey {
-        let k = (
-            cred.access_key_id.clone(),
-            date.to_string(),
-            region.to_string(),
-        );
-        if let Some(key) = self.keys.read().unwrap_or_else(|e| e.into_inner()).get(&k) {
-            return key.clone();
+    fn recent(entry: &Entry, date: &str, region: &str) -> Result<Arc<Recent>, AuthError> {
+        if let Some(r) = entry
+            .recent
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            if r.date == date && r.region.as_str() == region {
+                return Ok(r.clone());
+            }
         }
-        let key = SigningKey::derive(&cred.secret, date, region, "kms");
-        let mut g = self.keys.write().unwrap_or_else(|e| e.into_inner());
-        if g.len() >= KEY_CACHE_LIMIT {
-            g.clear();
-        }
-        g.insert(k, key.clone());
-        key
+        let r = Arc::new(Recent {
+            date: date.to_string(),
+            region: parse_region(region)?,
+            key: SigningKey::derive(&entry.secret, date, region, "kms"),
+        });
+        *entry.recent.write().unwrap_or_else(|e| e.into_inner()) = Some(r.clone());
+        Ok(r)
     }
 
     /// Authenticate a request at `now` (the real time, never a test clock).
@@ -120,44 +144,31 @@ impl Authenticator {
         now: OffsetDateTime,
         request_id: String,
     ) -> Result<Caller, AuthError> {
-        let SignedRequest {
-            method,
-            path,
-            query,
-            headers,
-            body,
-        } = *r;
-        let Some(value) = headers.get(http::header::AUTHORIZATION) else {
+        let Some(value) = r.headers.get(http::header::AUTHORIZATION) else {
             return Err(AuthError::MissingToken);
         };
         let value = value.to_str().map_err(|_| {
             AuthError::Incomplete("Authorization header is not valid ASCII.".into())
         })?;
-        let amz_date = headers.get("x-amz-date").and_then(|v| v.to_str().ok());
+        let amz_date = r.headers.get("x-amz-date").and_then(|v| v.to_str().ok());
         let auth = trent_sigv4::parse_authorization(value, amz_date.is_some())?;
         let date_text = amz_date.unwrap_or_default();
-        if trent_sigv4::parse_amz_date(date_text).is_none() {
+        if trent_sigv4::amz_date_unix(date_text).is_none() {
             return Err(AuthError::Incomplete(format!(
                 "Date must be in ISO-8601 'basic format'. Got '{date_text}'. See http://en.wikipedia.org/wiki/ISO_8601"
             )));
         }
         trent_sigv4::check_time(&auth, amz_date, now)?;
         auth.check_scope("kms")?;
-        let region = Region::parse(auth.region).ok_or_else(|| {
-            AuthError::MalformedCredential(format!(
-                "Credential should be scoped to a valid region, not '{}'.",
-                auth.region
-            ))
-        })?;
         match &self.mode {
             Mode::Development { account } => {
                 let account =
                     AccountId::parse(auth.access_key_id).unwrap_or_else(|| account.clone());
                 Ok(Caller {
-                    region,
-                    principal: account.root_arn(),
+                    region: parse_region(auth.region)?,
+                    principal: account.root_arn().into(),
                     account,
-                    access_key_id: auth.access_key_id.to_string(),
+                    access_key_id: auth.access_key_id.into(),
                     request_id,
                 })
             }
@@ -165,18 +176,18 @@ impl Authenticator {
                 let cred = credentials
                     .get(auth.access_key_id)
                     .ok_or(AuthError::UnknownAccessKey)?;
-                let key = self.signing_key(cred, auth.date, auth.region);
-                let body_sha256 = trent_sigv4::sha256(body);
+                let recent = Self::recent(cred, auth.date, auth.region)?;
+                let body_sha256 = trent_sigv4::sha256(r.body);
                 let req = trent_sigv4::Request {
-                    method,
-                    path,
-                    query,
-                    headers: &HttpHeaders(headers),
+                    method: r.method,
+                    path: r.path,
+                    query: r.query,
+                    headers: &HttpHeaders(r.headers),
                     body_sha256: &body_sha256,
                 };
-                trent_sigv4::verify(&req, &auth, date_text, &key)?;
+                trent_sigv4::verify(&req, &auth, date_text, &recent.key)?;
                 Ok(Caller {
-                    region,
+                    region: recent.region.clone(),
                     account: cred.account.clone(),
                     principal: cred.principal.clone(),
                     access_key_id: cred.access_key_id.clone(),

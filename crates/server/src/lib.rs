@@ -131,7 +131,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     let state = Arc::new(AppState {
         kms: kms.clone(),
         auth,
-        provider,
+        request_ids: http::RequestIds::new(provider.as_ref()),
         max_body_bytes: cfg.max_body_bytes,
         test_clock,
     });
@@ -226,7 +226,7 @@ pub async fn seed_keys(
     let caller = trent_service::Caller {
         region: Region::parse(region).ok_or(SeedError::Region)?,
         account: AccountId::parse(account).ok_or(SeedError::Account)?,
-        principal: format!("arn:aws:iam::{account}:root"),
+        principal: format!("arn:aws:iam::{account}:root").into(),
         access_key_id: "seed".into(),
         request_id: "seed".into(),
     };

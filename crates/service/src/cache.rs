@@ -7,7 +7,8 @@
 //! loader that read the store before an invalidation does not insert what it
 //! read: it checks that the epoch did not move, under the write lock.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
+use foldhash::HashMapExt as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use trent_core::ids::{AccountId, KeyId, KeyLocator, Region};
@@ -21,7 +22,7 @@ pub struct HotVersion {
     /// Version number.
     pub number: u32,
     /// `KeyMaterialId`.
-    pub material_id: String,
+    pub material_id: Arc<str>,
     /// Prepared material.
     pub key: Arc<dyn SymmetricKey>,
 }
@@ -32,7 +33,7 @@ pub struct HotKey {
     /// Region, account, id.
     pub locator: KeyLocator,
     /// Key ARN, formatted once.
-    pub arn: String,
+    pub arn: Arc<str>,
     /// The revision this entry was built from.
     pub revision: u64,
     /// State.
@@ -50,7 +51,7 @@ impl HotKey {
     pub fn new(record: &KeyRecord, versions: Vec<HotVersion>) -> HotKey {
         HotKey {
             locator: record.locator.clone(),
-            arn: record.arn(),
+            arn: record.arn().into(),
             revision: record.revision,
             state: record.state,
             usage: record.usage,
@@ -62,7 +63,7 @@ impl HotKey {
     /// The state/usage rule of symmetric cryptographic operations.
     pub fn check_usable(&self, operation: &'static str) -> Result<(), KeyError> {
         trent_core::key::check_usable(self.state, self.usage, self.spec, operation, || {
-            self.arn.clone()
+            self.arn.to_string()
         })
     }
 

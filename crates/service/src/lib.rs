@@ -35,9 +35,9 @@ pub struct Caller {
     /// The caller's account.
     pub account: AccountId,
     /// The caller's principal ARN.
-    pub principal: String,
+    pub principal: Arc<str>,
     /// The access key id that signed the request.
-    pub access_key_id: String,
+    pub access_key_id: Arc<str>,
     /// The request id (`x-amzn-RequestId`).
     pub request_id: String,
 }
@@ -238,7 +238,7 @@ impl Kms {
             let material = self.root.unwrap(&v.wrapped, &aad)?;
             versions.push(HotVersion {
                 number: v.number,
-                material_id: v.material_id.clone(),
+                material_id: v.material_id.as_str().into(),
                 key: self.provider.prepare_symmetric(&material)?,
             });
         }
@@ -304,7 +304,7 @@ impl Kms {
             Ok(())
         } else {
             Err(ServiceError::AccessDenied {
-                principal: caller.principal.clone(),
+                principal: caller.principal.to_string(),
                 action,
                 resource: key.arn(),
             })

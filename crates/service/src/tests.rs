@@ -38,7 +38,7 @@ fn caller_in(account: &str) -> Caller {
     Caller {
         region: Region::parse("us-east-1").unwrap(),
         account: AccountId::parse(account).unwrap(),
-        principal: format!("arn:aws:iam::{account}:root"),
+        principal: format!("arn:aws:iam::{account}:root").into(),
         access_key_id: "AKIDTEST".into(),
         request_id: "req-1".into(),
     }

@@ -3,7 +3,7 @@
 //! does not write to the database. A crash loses at most one flush interval
 //! of last-use times, never a key or a ciphertext.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Mutex;
 use trent_core::ids::KeyLocator;
 use trent_core::Millis;

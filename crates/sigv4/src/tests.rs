@@ -362,3 +362,30 @@ fn scope_checks() {
     assert!(auth::valid_region("us-gov-west-1"));
     assert!(!auth::valid_region("us-east"));
 }
+
+#[test]
+fn amz_date_parser_agrees_with_time() {
+    for d in [
+        "20150830T123600Z",
+        "20000229T235959Z",
+        "19700101T000000Z",
+        "20991231T000001Z",
+        "20240301T000000Z",
+    ] {
+        assert_eq!(
+            amz_date_unix(d),
+            Some(parse_amz_date(d).unwrap().unix_timestamp()),
+            "{d}"
+        );
+    }
+    for bad in [
+        "20150830T123600",
+        "20150230T000000Z",
+        "2015083OT123600Z",
+        "20151330T000000Z",
+        "20150830T246000Z",
+        "",
+    ] {
+        assert_eq!(amz_date_unix(bad), None, "{bad}");
+    }
+}

@@ -6,6 +6,7 @@ use crate::context::EncryptionContext;
 use crate::enums::*;
 use crate::validate::{Validate, Validator};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// `RecipientInfo` (Nitro Enclaves attestation).
 #[derive(Debug, Default, Deserialize)]
@@ -68,7 +69,7 @@ impl Validate for EncryptRequest {
 #[serde(rename_all = "PascalCase")]
 pub struct EncryptResponse {
     pub ciphertext_blob: Blob,
-    pub key_id: String,
+    pub key_id: Arc<str>,
     pub encryption_algorithm: EncryptionAlgorithmSpec,
 }
 
@@ -107,10 +108,10 @@ impl Validate for DecryptRequest {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DecryptResponse {
-    pub key_id: String,
+    pub key_id: Arc<str>,
     pub plaintext: SecretBlob,
     pub encryption_algorithm: EncryptionAlgorithmSpec,
-    pub key_material_id: String,
+    pub key_material_id: Arc<str>,
 }
 
 /// ReEncrypt.
@@ -158,12 +159,12 @@ impl Validate for ReEncryptRequest {
 #[serde(rename_all = "PascalCase")]
 pub struct ReEncryptResponse {
     pub ciphertext_blob: Blob,
-    pub source_key_id: String,
-    pub key_id: String,
+    pub source_key_id: Arc<str>,
+    pub key_id: Arc<str>,
     pub source_encryption_algorithm: EncryptionAlgorithmSpec,
     pub destination_encryption_algorithm: EncryptionAlgorithmSpec,
-    pub source_key_material_id: String,
-    pub destination_key_material_id: String,
+    pub source_key_material_id: Arc<str>,
+    pub destination_key_material_id: Arc<str>,
 }
 
 /// GenerateDataKey and GenerateDataKeyWithoutPlaintext.
@@ -195,8 +196,8 @@ impl Validate for GenerateDataKeyRequest {
 pub struct GenerateDataKeyResponse {
     pub ciphertext_blob: Blob,
     pub plaintext: SecretBlob,
-    pub key_id: String,
-    pub key_material_id: String,
+    pub key_id: Arc<str>,
+    pub key_material_id: Arc<str>,
 }
 
 /// GenerateDataKeyWithoutPlaintext.
@@ -204,8 +205,8 @@ pub struct GenerateDataKeyResponse {
 #[serde(rename_all = "PascalCase")]
 pub struct GenerateDataKeyWithoutPlaintextResponse {
     pub ciphertext_blob: Blob,
-    pub key_id: String,
-    pub key_material_id: String,
+    pub key_id: Arc<str>,
+    pub key_material_id: Arc<str>,
 }
 
 /// GenerateRandom.

@@ -20,7 +20,7 @@ fn check_algorithm(
     match algorithm.and_then(|a| a.known()) {
         None | Some(EncryptionAlgorithmSpec::SymmetricDefault) => Ok(()),
         Some(other) => Err(Unsupported::Algorithm {
-            arn: key.arn.clone(),
+            arn: key.arn.to_string(),
             algorithm: other.as_str(),
         }
         .into()),
@@ -37,7 +37,7 @@ fn context_bytes(c: &Option<EncryptionContext>) -> Vec<u8> {
 /// What opening a blob gives.
 struct Opened {
     key: Arc<HotKey>,
-    material_id: String,
+    material_id: Arc<str>,
     plaintext: SecretBytes,
 }
 
@@ -50,7 +50,7 @@ impl Kms {
         plaintext: &[u8],
     ) -> Result<(Vec<u8>, &'k HotVersion), ServiceError> {
         let version = key.current().ok_or_else(|| ServiceError::KeyNotFound {
-            arn: key.arn.clone(),
+            arn: key.arn.to_string(),
         })?;
         let header = Header {
             account: key.locator.account.clone(),
@@ -267,7 +267,7 @@ impl Kms {
         r: &GenerateDataKeyRequest,
         action: &'static str,
         operation: &'static str,
-    ) -> Result<(Arc<HotKey>, Zeroizing<Vec<u8>>, Vec<u8>, String), ServiceError> {
+    ) -> Result<(Arc<HotKey>, Zeroizing<Vec<u8>>, Vec<u8>, Arc<str>), ServiceError> {
         if r.recipient.is_some() {
             return Err(Unsupported::Recipient.into());
         }
