@@ -78,16 +78,33 @@ impl Kms {
         Ok(report)
     }
 
-    /// Write pending last-use records to the store.
+    /// Write pending last-use records to the store, in key order and in
+    /// chunks: each chunk is one transaction, so the store's connection is
+    /// never held for long (a key load waits at most one chunk), and only a
+    /// chunk at a time is copied.
     pub async fn flush_usage(&self) -> Result<(), ServiceError> {
-        let pending = self.usage.drain();
+        const CHUNK: usize = 8192;
+        let mut pending = self.usage.drain();
         if pending.is_empty() {
             return Ok(());
         }
-        if let Err(e) = self.store.record_usage(&pending).await {
-            self.usage.restore(pending);
-            return Err(e.into());
+        pending.sort_unstable_by(|a, b| a.locator.cmp(&b.locator));
+        let started = std::time::Instant::now();
+        let total = pending.len();
+        let mut written = 0;
+        while written < total {
+            let end = (written + CHUNK).min(total);
+            if let Err(e) = self.store.record_usage(&pending[written..end]).await {
+                self.usage.restore(pending.split_off(written));
+                return Err(e.into());
+            }
+            written = end;
         }
+        tracing::debug!(
+            records = total,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "last-use records flushed"
+        );
         Ok(())
     }
 }
