@@ -6,7 +6,7 @@
 //! compare-and-swap on the key's revision: if two nodes (or a node and a
 //! request) race, one wins and the other finds the key no longer due.
 
-use crate::{Kms, ServiceError};
+use crate::{InternalError, Kms, ServiceError};
 use std::sync::Arc;
 use std::time::Duration;
 use trent_store::StoreError;
@@ -83,13 +83,21 @@ impl Kms {
     /// never held for long (a key load waits at most one chunk), and only a
     /// chunk at a time is copied.
     pub async fn flush_usage(&self) -> Result<(), ServiceError> {
-        const CHUNK: usize = 8192;
-        let mut pending = self.usage.drain();
+        const CHUNK: usize = 2048;
+        let started = std::time::Instant::now();
+        let usage = self.usage.clone();
+        // Draining and sorting 100,000 records takes tens of milliseconds:
+        // not on a request worker.
+        let mut pending = tokio::task::spawn_blocking(move || {
+            let mut pending = usage.drain();
+            pending.sort_unstable_by(|a, b| a.locator.cmp(&b.locator));
+            pending
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(InternalError::Task(e)))?;
         if pending.is_empty() {
             return Ok(());
         }
-        pending.sort_unstable_by(|a, b| a.locator.cmp(&b.locator));
-        let started = std::time::Instant::now();
         let total = pending.len();
         let mut written = 0;
         while written < total {

@@ -198,6 +198,9 @@ pub enum InternalError {
     /// Key material could not be unwrapped or used.
     #[error("crypto: {0}")]
     Crypto(#[source] trent_core::CryptoError),
+    /// A blocking task panicked.
+    #[error("task: {0}")]
+    Task(#[source] tokio::task::JoinError),
 }
 
 impl From<KeyError> for ServiceError {

@@ -86,7 +86,7 @@ pub struct Kms {
     root: Arc<dyn RootKey>,
     clock: Arc<dyn Clock>,
     cache: KeyCache,
-    usage: UsageTracker,
+    usage: Arc<UsageTracker>,
     tracking_start: Millis,
 }
 
@@ -154,7 +154,7 @@ impl Kms {
             root,
             clock,
             cache: KeyCache::new(settings.cache_capacity),
-            usage: UsageTracker::default(),
+            usage: Arc::default(),
             tracking_start,
         })
     }

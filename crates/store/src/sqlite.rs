@@ -3,15 +3,23 @@
 //! and a power cut).
 //!
 //! A key record is kept as JSON beside the columns that are searched
-//! (identity, revision, due time). Calls run on tokio's blocking pool; one
-//! connection serializes writers, which is what SQLite does anyway. The hot
-//! path never comes here: keys are served from the service's cache.
+//! (identity, revision, due time). Calls run on tokio's blocking pool. One
+//! connection serializes writers, which is what SQLite does anyway; reads
+//! go to a few separate connections, which WAL lets proceed while a write
+//! transaction is open, so loading a key into the cache never waits behind a
+//! long write (a flush of last-use records, say). A read sees every
+//! transaction committed before it started. The hot path never comes here:
+//! keys are served from the service's cache.
 
 use crate::{KeyStore, StoreError, UsageRecord};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// Read connections of a file database.
+const READERS: usize = 4;
 use trent_core::alias::AliasRecord;
 use trent_core::ids::{AccountId, AliasName, KeyId, KeyLocator, Region};
 use trent_core::key::KeyRecord;
@@ -64,6 +72,10 @@ CREATE TABLE IF NOT EXISTS meta (
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// Read-only connections (`query_only`); empty for an in-memory
+    /// database, whose reads go to `conn`.
+    readers: Arc<[Mutex<Connection>]>,
+    next_reader: Arc<AtomicUsize>,
 }
 
 fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
@@ -81,7 +93,7 @@ impl SqliteStore {
     /// Open (creating if needed) the database file at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let conn = Connection::open(path).map_err(backend)?;
-        Self::init(conn, "FULL")
+        Self::init(conn, "FULL")?.with_readers(path)
     }
 
     /// Open for bulk loading by an offline tool: commits are not flushed to
@@ -127,7 +139,50 @@ impl SqliteStore {
         }
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
+            readers: Arc::new([]),
+            next_reader: Arc::new(AtomicUsize::new(0)),
         })
+    }
+
+    /// Open the read connections, after `init` has checked the schema.
+    fn with_readers(mut self, path: &Path) -> Result<SqliteStore, StoreError> {
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let c = Connection::open(path).map_err(backend)?;
+            c.pragma_update(None, "query_only", "ON").map_err(backend)?;
+            c.busy_timeout(std::time::Duration::from_secs(10))
+                .map_err(backend)?;
+            c.set_prepared_statement_cache_capacity(64);
+            readers.push(Mutex::new(c));
+        }
+        self.readers = readers.into();
+        Ok(self)
+    }
+
+    /// Run a read-only `f` on a read connection (the first free one, else
+    /// the next in turn).
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        if self.readers.is_empty() {
+            return self.run(move |c| f(c)).await;
+        }
+        let (readers, next) = (self.readers.clone(), self.next_reader.clone());
+        tokio::task::spawn_blocking(move || {
+            let start = next.fetch_add(1, Ordering::Relaxed);
+            let n = readers.len();
+            for i in 0..n {
+                if let Ok(guard) = readers[(start + i) % n].try_lock() {
+                    return f(&guard);
+                }
+            }
+            let guard = readers[start % n].lock().unwrap_or_else(|e| e.into_inner());
+            f(&guard)
+        })
+        .await
+        .map_err(backend)?
     }
 
     async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -225,7 +280,7 @@ impl KeyStore for SqliteStore {
     async fn get_key(&self, locator: &KeyLocator) -> Result<Option<KeyRecord>, StoreError> {
         let l = locator.clone();
         let text: Option<String> = self
-            .run(move |c| {
+            .read(move |c| {
                 query_row(
                     c,
                     "SELECT record FROM keys WHERE region = ?1 AND account = ?2 AND key_id = ?3",
@@ -325,7 +380,7 @@ impl KeyStore for SqliteStore {
         let after = after.map(|a| a.to_string()).unwrap_or_default();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let ids: Vec<String> = self
-            .run(move |c| {
+            .read(move |c| {
                 let mut st = c
                     .prepare_cached(
                         "SELECT key_id FROM keys WHERE region = ?1 AND account = ?2 AND key_id > ?3
@@ -347,7 +402,7 @@ impl KeyStore for SqliteStore {
     async fn due_keys(&self, now: Millis, limit: usize) -> Result<Vec<KeyLocator>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows: Vec<(String, String, String)> = self
-            .run(move |c| {
+            .read(move |c| {
                 let mut st = c
                     .prepare_cached(
                         "SELECT region, account, key_id FROM keys
@@ -406,7 +461,7 @@ impl KeyStore for SqliteStore {
         name: &AliasName,
     ) -> Result<Option<AliasRecord>, StoreError> {
         let (region, account, name) = (region.clone(), account.clone(), name.clone());
-        self.run(move |c| {
+        self.read(move |c| {
             query_row(
                 c,
                 "SELECT name, target, created_at, updated_at FROM aliases
@@ -478,7 +533,7 @@ impl KeyStore for SqliteStore {
         let target = target.map(|t| t.to_string());
         let after = after.unwrap_or("").to_string();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.run(move |c| {
+        self.read(move |c| {
             let mut st = c
                 .prepare_cached(
                     "SELECT name, target, created_at, updated_at FROM aliases
@@ -538,7 +593,7 @@ impl KeyStore for SqliteStore {
 
     async fn get_usage(&self, locator: &KeyLocator) -> Result<Option<UsageRecord>, StoreError> {
         let l = locator.clone();
-        self.run(move |c| {
+        self.read(move |c| {
             let row: Option<(String, i64, String)> = query_row(
                 c,
                 "SELECT operation, at, request_id FROM key_usage
@@ -562,7 +617,7 @@ impl KeyStore for SqliteStore {
 
     async fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let name = name.to_string();
-        self.run(move |c| {
+        self.read(move |c| {
             query_row(
                 c,
                 "SELECT value FROM meta WHERE name = ?1",
@@ -621,6 +676,38 @@ mod tests {
         drop(store);
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.get_key(&rec.locator).await.unwrap(), Some(rec));
+    }
+
+    /// A key load is not held up by an open write transaction (a long
+    /// last-use flush), and sees what was committed before it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_do_not_wait_for_an_open_write_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("trent.db")).unwrap();
+        let rec = crate::conformance::sample_key(7);
+        store.insert_key(&rec).await.unwrap();
+        let writer = store.conn.clone();
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let mut c = writer.lock().unwrap();
+            let tx = c.transaction().unwrap();
+            tx.execute("DELETE FROM keys", []).unwrap();
+            held_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+            // Rolled back on drop.
+        });
+        held_rx.recv().unwrap();
+        let got = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            store.get_key(&rec.locator),
+        )
+        .await
+        .expect("the read waited for the writer")
+        .unwrap();
+        assert_eq!(got, Some(rec));
+        release_tx.send(()).unwrap();
+        holder.join().unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
