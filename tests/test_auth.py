@@ -135,3 +135,45 @@ def test_non_loopback_listen_is_refused_without_opt_in(tmp_path):
     )
     assert p.returncode != 0
     assert "without TLS" in p.stderr
+
+
+def test_operation_header_must_be_signed(verified):
+    """A signature that does not cover X-Amz-Target could be replayed as
+    another operation on the same body, so it is refused."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    alice = verified.client(access_key=ALICE[0], secret=ALICE[1])
+    key = alice.create_key()["KeyMetadata"]["KeyId"]
+
+    def send(sign_target):
+        h = {"Content-Type": "application/x-amz-json-1.1"}
+        if sign_target:
+            h["X-Amz-Target"] = "TrentService.DisableKey"
+        req = AWSRequest(method="POST", url=verified.endpoint + "/", data=json.dumps({"KeyId": key}).encode(), headers=h)
+        SigV4Auth(Credentials(*ALICE), "kms", "us-east-1").add_auth(req)
+        prepared = req.prepare()
+        headers = dict(prepared.headers)
+        headers["X-Amz-Target"] = "TrentService.DisableKey"
+        r = urllib.request.Request(prepared.url, data=prepared.body, method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(r, timeout=30) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    status, body = send(sign_target=False)
+    assert status == 400
+    assert json.loads(body) == {
+        "__type": "InvalidSignatureException",
+        "message": "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.",
+    }
+    assert alice.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
+    status, _ = send(sign_target=True)
+    assert status == 200
+    assert alice.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Disabled"

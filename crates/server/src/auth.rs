@@ -173,6 +173,16 @@ impl Authenticator {
                 })
             }
             Mode::Verified { credentials } => {
+                // The operation is chosen by X-Amz-Target and the body alone
+                // does not name it (`{"KeyId": ...}` is a valid DescribeKey,
+                // DisableKey or ScheduleKeyDeletion): a captured request
+                // whose signer left the header out could be replayed as
+                // another operation. Every AWS SDK signs it.
+                if !auth.signs("x-amz-target") {
+                    return Err(AuthError::UnsignedHeader(
+                        "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.".into(),
+                    ));
+                }
                 let cred = credentials
                     .get(auth.access_key_id)
                     .ok_or(AuthError::UnknownAccessKey)?;

@@ -92,13 +92,13 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file is not valid TOML of the expected shape.
-    #[error("invalid configuration file {path}: {source}")]
+    #[error("invalid configuration file {path}: {message}")]
     Parse {
         /// The path.
         path: PathBuf,
-        /// The cause.
-        #[source]
-        source: toml::de::Error,
+        /// Where and what, without the offending source line: toml's own
+        /// rendering quotes the line, which may hold a secret.
+        message: String,
     },
     /// A value is wrong.
     #[error("invalid configuration: {0}")]
@@ -115,6 +115,9 @@ pub enum ConfigProblem {
     /// Non-loopback without TLS.
     #[error("refusing to listen on {0} without TLS: only loopback addresses are allowed unless allow_insecure_listen = true (or --allow-insecure-listen)")]
     InsecureListen(SocketAddr),
+    /// The test clock on a non-loopback address.
+    #[error("refusing to serve the test clock endpoint on {0}: --unsafe-test-clock needs a loopback address")]
+    TestClockListen(SocketAddr),
     /// A bad account id.
     #[error("account id '{0}' is not 12 digits")]
     Account(String),
@@ -223,9 +226,9 @@ impl ServeConfig {
                     source,
                 })?;
                 Some(
-                    toml::from_str::<FileConfig>(&text).map_err(|source| ConfigError::Parse {
+                    toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Parse {
                         path: path.clone(),
-                        source,
+                        message: describe_toml_error(&text, &e),
                     })?,
                 )
             }
@@ -248,6 +251,11 @@ impl ServeConfig {
             .map_err(|_| invalid(ConfigProblem::Listen(listen_text.clone())))?;
         if !(listen.ip().is_loopback() || o.allow_insecure_listen || f.allow_insecure_listen) {
             return Err(invalid(ConfigProblem::InsecureListen(listen)));
+        }
+        // The test clock's endpoint answers before authentication and can
+        // end every deletion window at once: loopback only, always.
+        if o.unsafe_test_clock && !listen.ip().is_loopback() {
+            return Err(invalid(ConfigProblem::TestClockListen(listen)));
         }
         let account_text = o
             .account_id
@@ -317,6 +325,18 @@ impl ServeConfig {
     }
 }
 
+/// `line L, column C: message` of a TOML error, never quoting the file.
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message();
+    let Some(span) = e.span() else {
+        return msg.to_string();
+    };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    format!("line {line}, column {column}: {msg}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,6 +393,40 @@ mod tests {
             ..o
         };
         assert!(ServeConfig::from_parts(&o, None).is_ok());
+    }
+
+    #[test]
+    fn test_clock_is_loopback_only() {
+        let o = Overrides {
+            listen: Some("0.0.0.0:8080".into()),
+            allow_insecure_listen: true,
+            unsafe_test_clock: true,
+            ..Default::default()
+        };
+        assert!(ServeConfig::from_parts(&o, None).is_err());
+        let o = Overrides {
+            listen: Some("127.0.0.1:8080".into()),
+            ..o
+        };
+        assert!(ServeConfig::from_parts(&o, None).is_ok());
+    }
+
+    #[test]
+    fn parse_errors_do_not_quote_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(
+            &path,
+            "[[credentials]]\naccess_key_id = 'a'\nsecret_access_key = 'hunter2-secret' oops\n",
+        )
+        .unwrap();
+        let o = Overrides {
+            config: Some(path),
+            ..Default::default()
+        };
+        let text = ServeConfig::load(&o).unwrap_err().to_string();
+        assert!(text.contains("line 3"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
     }
 
     #[test]

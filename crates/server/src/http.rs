@@ -117,6 +117,9 @@ pub async fn handle(
     }
 }
 
+/// How long a request body may take to arrive.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 async fn handle_inner(
     state: &AppState,
     req: Request<Incoming>,
@@ -129,7 +132,15 @@ async fn handle_inner(
         }
     }
     let op = route(&parts)?;
-    let body = match Limited::new(body, state.max_body_bytes).collect().await {
+    // A client that stops sending mid-body does not hold the connection
+    // (and the buffered part) for ever.
+    let collected = tokio::time::timeout(
+        BODY_READ_TIMEOUT,
+        Limited::new(body, state.max_body_bytes).collect(),
+    )
+    .await
+    .map_err(|_| WireError::Serialization(None))?;
+    let body = match collected {
         Ok(b) => b.to_bytes(),
         Err(e) => {
             if e.downcast_ref::<http_body_util::LengthLimitError>()

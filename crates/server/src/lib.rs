@@ -152,8 +152,12 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
                 let state = state.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| http::handle(state.clone(), req));
+                    // Headers must arrive within 30 s (hyper's timer-driven
+                    // limit), so idle half-open requests do not pile up.
                     let _ = http1::Builder::new()
                         .keep_alive(true)
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(Duration::from_secs(30))
                         .serve_connection(TokioIo::new(stream), svc)
                         .await;
                 });

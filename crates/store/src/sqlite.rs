@@ -92,6 +92,7 @@ pub struct SchemaTooNew {
 impl SqliteStore {
     /// Open (creating if needed) the database file at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        create_private(path)?;
         let conn = Connection::open(path).map_err(backend)?;
         Self::init(conn, "FULL")?.with_readers(path)
     }
@@ -101,6 +102,7 @@ impl SqliteStore {
     /// (which checkpoints it) before anyone relies on the data. Never used
     /// by the server.
     pub fn open_for_bulk_load(path: &Path) -> Result<SqliteStore, StoreError> {
+        create_private(path)?;
         let conn = Connection::open(path).map_err(backend)?;
         Self::init(conn, "OFF")
     }
@@ -197,6 +199,22 @@ impl SqliteStore {
         })
         .await
         .map_err(backend)?
+    }
+}
+
+/// Create the database file readable by its owner only, if it does not exist
+/// (SQLite gives its `-wal` and `-shm` files the same mode). It holds wrapped
+/// key material and, with a passphrase root key, the salt and check value an
+/// offline guesser would need.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    match o.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(backend(e)),
     }
 }
 
@@ -708,6 +726,22 @@ mod tests {
         assert_eq!(got, Some(rec));
         release_tx.send(()).unwrap();
         holder.join().unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn database_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trent.db");
+        let _store = SqliteStore::open(&path).unwrap();
+        for name in ["trent.db", "trent.db-wal", "trent.db-shm"] {
+            let mode = std::fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{name} is {mode:o}");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
