@@ -198,10 +198,14 @@ def test_dry_run(kms, key):
             DestinationKeyId=key["KeyId"],
             DryRun=True,
         ),
+        lambda: kms.re_encrypt(
+            CiphertextBlob=b"ignored", SourceKeyId=key["KeyId"], DestinationKeyId=key["KeyId"],
+            DryRun=True, DryRunModifiers=["IGNORE_CIPHERTEXT"],
+        ),
     ]:
         with pytest.raises(ClientError) as e:
             call()
-        assert error_of(e) == ("DryRunOperationException", "The request would have succeeded, but the DryRun option is set.", 400)
+        assert error_of(e) == ("DryRunOperationException", "The request would have succeeded, but the DryRun option is set.", 412)
     # A dry run that would fail reports the failure instead.
     with pytest.raises(ClientError) as e:
         kms.decrypt(CiphertextBlob=b"garbage", DryRun=True)
@@ -211,7 +215,7 @@ def test_dry_run(kms, key):
 def test_wrong_algorithm_for_symmetric_key(kms, key):
     with pytest.raises(ClientError) as e:
         kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x", EncryptionAlgorithm="RSAES_OAEP_SHA_256")
-    assert error_of(e)[0] == "UnsupportedOperationException"
+    assert error_of(e)[0] == "InvalidKeyUsageException"
 
 
 def test_large_numbers_of_distinct_ciphertexts(kms, key):

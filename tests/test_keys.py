@@ -213,6 +213,7 @@ def test_create_key_refusals(kms, kms_raw):
     cases = [
         (dict(KeySpec="RSA_2048"), "ValidationException", "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys."),
         (dict(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY"), "UnsupportedOperationException", None),
+        (dict(KeySpec="ML_KEM_768", KeyUsage="ENCAPSULATE_DECAPSULATE"), "UnsupportedOperationException", None),
         (dict(KeyUsage="SIGN_VERIFY"), "ValidationException", None),
         (dict(KeySpec="SYMMETRIC_DEFAULT", CustomerMasterKeySpec="SYMMETRIC_DEFAULT"), "ValidationException", None),
         (dict(Origin="EXTERNAL"), "UnsupportedOperationException", None),
@@ -234,14 +235,15 @@ def test_create_key_refusals(kms, kms_raw):
             assert got[1] == message
     with pytest.raises(ClientError) as e:
         kms_raw.create_key(KeyUsage="BOGUS")
-    assert "Member must satisfy enum value set: [SIGN_VERIFY, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC, KEY_AGREEMENT]" in error_of(e)[1]
+    assert "Member must satisfy enum value set: [SIGN_VERIFY, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC, KEY_AGREEMENT, ENCAPSULATE_DECAPSULATE]" in error_of(e)[1]
     assert len(kms.list_keys(Limit=1000)["Keys"]) == before, "a refused CreateKey creates nothing"
 
 
 def test_get_key_last_usage(kms):
     md = new_key(kms)
     r = kms.get_key_last_usage(KeyId=md["KeyId"])
-    assert "KeyLastUsage" not in r or not r["KeyLastUsage"]
+    assert r["KeyId"] == md["KeyId"]
+    assert r["KeyLastUsage"] == {}, "an empty object when unused, as AWS documents"
     assert r["KeyCreationDate"] == md["CreationDate"]
     assert r["TrackingStartDate"] >= md["CreationDate"]
     kms.encrypt(KeyId=md["KeyId"], Plaintext=b"x")

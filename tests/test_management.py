@@ -164,7 +164,7 @@ def test_on_demand_rotation(kms):
     old = kms.encrypt(KeyId=k["KeyId"], Plaintext=b"before")["CiphertextBlob"]
     assert kms.list_key_rotations(KeyId=k["KeyId"])["Rotations"] == []
     r = kms.rotate_key_on_demand(KeyId=k["KeyId"])
-    assert r["KeyId"] == k["Arn"]
+    assert r["KeyId"] == k["KeyId"]
     new = kms.encrypt(KeyId=k["KeyId"], Plaintext=b"after")["CiphertextBlob"]
     d_old, d_new = kms.decrypt(CiphertextBlob=old), kms.decrypt(CiphertextBlob=new)
     assert (d_old["Plaintext"], d_new["Plaintext"]) == (b"before", b"after")
@@ -173,6 +173,7 @@ def test_on_demand_rotation(kms):
     rot = kms.list_key_rotations(KeyId=k["KeyId"])["Rotations"]
     assert len(rot) == 1
     assert rot[0]["RotationType"] == "ON_DEMAND"
+    assert rot[0]["KeyId"] == k["KeyId"]
     assert rot[0]["KeyMaterialState"] == "CURRENT"
     assert rot[0]["KeyMaterialId"] == d_new["KeyMaterialId"]
     allm = kms.list_key_rotations(KeyId=k["KeyId"], IncludeKeyMaterial="ALL_KEY_MATERIAL")["Rotations"]
@@ -248,6 +249,9 @@ def test_default_policy(kms):
     assert r["PolicyName"] == "default"
     assert kms.get_key_policy(KeyId=k["KeyId"], PolicyName="default")["Policy"] == DEFAULT_POLICY
     assert kms.list_key_policies(KeyId=k["KeyId"])["PolicyNames"] == ["default"]
+    with pytest.raises(ClientError) as e:
+        kms.put_key_policy(KeyId=k["KeyId"], PolicyName="AWS_RAM", Policy=DEFAULT_POLICY)
+    assert error_of(e)[0] == "ValidationException"
     with pytest.raises(ClientError) as ex:
         kms.get_key_policy(KeyId=k["KeyId"], PolicyName="other")
     assert error_of(ex)[0] == "NotFoundException"

@@ -67,6 +67,7 @@ model_enum!(KeyUsageType {
     EncryptDecrypt = "ENCRYPT_DECRYPT",
     GenerateVerifyMac = "GENERATE_VERIFY_MAC",
     KeyAgreement = "KEY_AGREEMENT",
+    EncapsulateDecapsulate = "ENCAPSULATE_DECAPSULATE",
 });
 
 model_enum!(
@@ -89,6 +90,9 @@ model_enum!(
         MlDsa65 = "ML_DSA_65",
         MlDsa87 = "ML_DSA_87",
         EccNistEdwards25519 = "ECC_NIST_EDWARDS25519",
+        MlKem512 = "ML_KEM_512",
+        MlKem768 = "ML_KEM_768",
+        MlKem1024 = "ML_KEM_1024",
     }
 );
 
@@ -189,6 +193,8 @@ model_enum!(KeyLastUsageTrackingOperation {
     Sign = "Sign",
     Verify = "Verify",
     VerifyMac = "VerifyMac",
+    Encapsulate = "Encapsulate",
+    Decapsulate = "Decapsulate",
 });
 
 /// A request member typed by a model enum: the raw string is kept until

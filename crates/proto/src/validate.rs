@@ -276,7 +276,7 @@ mod tests {
         let mut v = Validator::default();
         v.one_of::<KeyUsageType>("keyUsage", Some(&WireEnum::Unknown("X".into())));
         assert!(v.finish().unwrap_err().to_string().ends_with(
-            "Member must satisfy enum value set: [SIGN_VERIFY, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC, KEY_AGREEMENT]"
+            "Member must satisfy enum value set: [SIGN_VERIFY, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC, KEY_AGREEMENT, ENCAPSULATE_DECAPSULATE]"
         ));
     }
 

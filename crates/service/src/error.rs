@@ -50,6 +50,12 @@ pub enum InvalidRequest {
     /// Decrypt dry run that ignores the ciphertext but names no key.
     #[error("KeyId is required when DryRunModifiers contains IGNORE_CIPHERTEXT.")]
     IgnoreCiphertextNeedsKeyId,
+    /// ReEncrypt dry run that ignores the ciphertext but names no source key.
+    #[error("SourceKeyId is required when DryRunModifiers contains IGNORE_CIPHERTEXT.")]
+    IgnoreCiphertextNeedsSourceKeyId,
+    /// PutKeyPolicy on the policy RAM manages.
+    #[error("The AWS_RAM key policy is managed by AWS RAM and cannot be set with PutKeyPolicy.")]
+    RamPolicy,
 }
 
 /// A tag rule (`TagException`).

@@ -460,12 +460,12 @@ async fn last_usage_is_tracked_and_flushed() {
             },
         )
     };
-    assert!(get().await.unwrap().key_last_usage.is_none());
+    assert!(get().await.unwrap().key_last_usage.operation.is_none());
     encrypt(&e.kms, &key, b"x", None).await;
-    let u = get().await.unwrap().key_last_usage.unwrap();
-    assert_eq!(u.operation, KeyLastUsageTrackingOperation::Encrypt);
+    let u = get().await.unwrap().key_last_usage;
+    assert_eq!(u.operation, Some(KeyLastUsageTrackingOperation::Encrypt));
     e.kms.flush_usage().await.unwrap();
-    let u = get().await.unwrap().key_last_usage.unwrap();
+    let u = get().await.unwrap().key_last_usage;
     assert_eq!(u.kms_request_id.as_deref(), Some("req-1"));
 }
 

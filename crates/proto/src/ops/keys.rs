@@ -253,11 +253,13 @@ pub struct ScheduleKeyDeletionResponse {
 }
 
 /// `KeyLastUsageData`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct KeyLastUsageData {
-    pub operation: KeyLastUsageTrackingOperation,
-    pub timestamp: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<KeyLastUsageTrackingOperation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cloud_trail_event_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -269,8 +271,7 @@ pub struct KeyLastUsageData {
 #[serde(rename_all = "PascalCase")]
 pub struct GetKeyLastUsageResponse {
     pub key_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_last_usage: Option<KeyLastUsageData>,
+    pub key_last_usage: KeyLastUsageData,
     pub tracking_start_date: Timestamp,
     pub key_creation_date: Timestamp,
 }

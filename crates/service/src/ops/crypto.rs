@@ -218,6 +218,22 @@ impl Kms {
             )
             .await?;
         check_algorithm(&destination, r.destination_encryption_algorithm.as_ref())?;
+        let ignore_ciphertext = r.dry_run == Some(true)
+            && r.dry_run_modifiers
+                .iter()
+                .flatten()
+                .any(|m| m.known() == Some(DryRunModifierType::IgnoreCiphertext));
+        if ignore_ciphertext {
+            let key_id = r
+                .source_key_id
+                .as_deref()
+                .ok_or(InvalidRequest::IgnoreCiphertextNeedsSourceKeyId)?;
+            let source = self
+                .encrypting_key(caller, key_id, "kms:ReEncryptFrom", "ReEncrypt")
+                .await?;
+            check_algorithm(&source, r.source_encryption_algorithm.as_ref())?;
+            return Err(ServiceError::DryRun);
+        }
         let ciphertext = r.ciphertext_blob.unwrap_or_default();
         let opened = self
             .open(

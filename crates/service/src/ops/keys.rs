@@ -328,13 +328,16 @@ impl Kms {
             (a, b) => a.or(b),
         };
         Ok(GetKeyLastUsageResponse {
-            key_id: rec.arn(),
-            key_last_usage: last.map(|u| KeyLastUsageData {
-                operation: u.operation,
-                timestamp: Timestamp::from_millis(u.at),
-                cloud_trail_event_id: None,
-                kms_request_id: Some(u.request_id),
-            }),
+            key_id: rec.locator.key_id.to_string(),
+            // An empty object when the key was not used, as AWS documents.
+            key_last_usage: last
+                .map(|u| KeyLastUsageData {
+                    operation: Some(u.operation),
+                    timestamp: Some(Timestamp::from_millis(u.at)),
+                    cloud_trail_event_id: None,
+                    kms_request_id: Some(u.request_id),
+                })
+                .unwrap_or_default(),
             tracking_start_date: Timestamp::from_millis(self.tracking_start.max(rec.created_at)),
             key_creation_date: Timestamp::from_millis(rec.created_at),
         })

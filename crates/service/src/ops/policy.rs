@@ -1,7 +1,7 @@
 //! GetKeyPolicy, PutKeyPolicy, ListKeyPolicies.
 
 use super::{page_size, read_offset};
-use crate::{Caller, Kms, ServiceError};
+use crate::{Caller, InvalidRequest, Kms, ServiceError};
 use trent_core::policy::{PolicyDocument, DEFAULT_POLICY_NAME};
 use trent_proto::ops::*;
 
@@ -34,6 +34,9 @@ impl Kms {
         r: PutKeyPolicyRequest,
     ) -> Result<(), ServiceError> {
         let rec = self.managed(caller, &r.key_id, "kms:PutKeyPolicy").await?;
+        if r.policy_name.as_deref() == Some("AWS_RAM") {
+            return Err(InvalidRequest::RamPolicy.into());
+        }
         policy_name(&r.policy_name)?;
         let policy = r.policy.unwrap_or_default();
         PolicyDocument::parse(&policy)?;

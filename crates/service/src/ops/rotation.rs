@@ -94,7 +94,9 @@ impl Kms {
                 Ok(k.rotate(now, RotationType::OnDemand, material_id, wrapped)?)
             })
             .await?;
-        Ok(KeyIdResponse { key_id: next.arn() })
+        Ok(KeyIdResponse {
+            key_id: next.locator.key_id.to_string(),
+        })
     }
 
     /// ListKeyRotations: by default the versions made by rotations; with
@@ -112,7 +114,7 @@ impl Kms {
         let size = page_size(r.limit, 100, 1000);
         let offset = read_offset("rotations", r.marker.as_deref())?;
         let current = rec.current().number;
-        let arn = rec.arn();
+        let key_id = rec.locator.key_id.to_string();
         let entries: Vec<RotationsListEntry> = rec
             .versions
             .iter()
@@ -120,7 +122,7 @@ impl Kms {
             .skip(offset)
             .take(size + 1)
             .map(|v| RotationsListEntry {
-                key_id: arn.clone(),
+                key_id: key_id.clone(),
                 key_material_id: v.material_id.clone(),
                 key_material_state: if v.number == current {
                     KeyMaterialState::Current
