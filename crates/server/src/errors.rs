@@ -97,12 +97,8 @@ fn service_error(e: &ServiceError, request_id: &str) -> (ErrorCode, Option<Strin
         ServiceError::Policy(PolicyError::TooLarge(_)) => C::LimitExceeded,
         ServiceError::Policy(_) => C::MalformedPolicyDocument,
         ServiceError::Tag(_) => C::Tag,
-        // An encryption algorithm the key spec cannot use is a key-usage
-        // error in AWS's model (InvalidKeyUsageException), not a gap of ours.
-        ServiceError::Unsupported(trent_service::Unsupported::Algorithm { .. }) => {
-            C::InvalidKeyUsage
-        }
         ServiceError::Unsupported(_) => C::UnsupportedOperation,
+        ServiceError::IncompatibleAlgorithm { .. } => C::InvalidKeyUsage,
         ServiceError::RotationConflict { .. } => C::Conflict,
         ServiceError::CustomKeyStoreNotFound(_) => C::CustomKeyStoreNotFound,
         ServiceError::InvalidMarker => C::InvalidMarker,

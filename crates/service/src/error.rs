@@ -92,14 +92,6 @@ pub enum Unsupported {
     /// Nitro Enclaves attestation (`Recipient`).
     #[error("The Recipient parameter (Nitro Enclaves attestation) is not supported by Trent.")]
     Recipient,
-    /// An encryption algorithm a symmetric key cannot use.
-    #[error("{arn} key spec is SYMMETRIC_DEFAULT, which does not support encryption algorithm {algorithm}.")]
-    Algorithm {
-        /// The key ARN.
-        arn: String,
-        /// The algorithm asked for.
-        algorithm: &'static str,
-    },
     /// An operation Trent does not implement yet.
     #[error("{0} is not supported by this Trent server yet.")]
     Operation(&'static str),
@@ -164,6 +156,15 @@ pub enum ServiceError {
     /// `UnsupportedOperationException`.
     #[error("{0}")]
     Unsupported(Unsupported),
+    /// `InvalidKeyUsageException`: an encryption algorithm the key's spec
+    /// cannot use.
+    #[error("{arn} key spec is SYMMETRIC_DEFAULT, which does not support encryption algorithm {algorithm}.")]
+    IncompatibleAlgorithm {
+        /// The key ARN.
+        arn: String,
+        /// The algorithm asked for.
+        algorithm: &'static str,
+    },
     /// `ConflictException`: an automatic rotation is imminent.
     #[error("An automatic rotation of {arn} is in progress or scheduled to begin within the next 20 minutes. Try again later.")]
     RotationConflict {

@@ -234,6 +234,23 @@ fn query_row<T>(
     c.prepare_cached(sql)?.query_row(p, f)
 }
 
+/// Why a compare-and-swap on a key row matched nothing: the row moved on
+/// (`Conflict`) or is gone (`NotFound`).
+fn cas_miss(c: &Connection, region: &str, account: &str, key_id: &str) -> StoreError {
+    let found = query_row(
+        c,
+        "SELECT 1 FROM keys WHERE region = ?1 AND account = ?2 AND key_id = ?3",
+        params![region, account, key_id],
+        |_| Ok(()),
+    )
+    .optional();
+    match found {
+        Ok(Some(())) => StoreError::Conflict,
+        Ok(None) => StoreError::NotFound,
+        Err(e) => backend(e),
+    }
+}
+
 fn encode(record: &KeyRecord) -> Result<String, StoreError> {
     serde_json::to_string(record).map_err(StoreError::Corrupt)
 }
@@ -334,19 +351,12 @@ impl KeyStore for SqliteStore {
             if n == 1 {
                 return Ok(());
             }
-            let exists: Option<i64> = query_row(
+            Err(cas_miss(
                 c,
-                "SELECT revision FROM keys WHERE region = ?1 AND account = ?2 AND key_id = ?3",
-                params![l.region.as_str(), l.account.as_str(), l.key_id.to_string()],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(backend)?;
-            Err(if exists.is_some() {
-                StoreError::Conflict
-            } else {
-                StoreError::NotFound
-            })
+                l.region.as_str(),
+                l.account.as_str(),
+                &l.key_id.to_string(),
+            ))
         })
         .await
     }
@@ -363,14 +373,7 @@ impl KeyStore for SqliteStore {
                 )
                 .map_err(backend)?;
             if n == 0 {
-                let exists: Option<i64> = query_row(&tx,
-                        "SELECT revision FROM keys WHERE region = ?1 AND account = ?2 AND key_id = ?3",
-                        params![region, account, id],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(backend)?;
-                return Err(if exists.is_some() { StoreError::Conflict } else { StoreError::NotFound });
+                return Err(cas_miss(&tx, region, account, &id));
             }
             exec(&tx,
                 "DELETE FROM aliases WHERE region = ?1 AND account = ?2 AND target = ?3",

@@ -19,11 +19,10 @@ fn check_algorithm(
 ) -> Result<(), ServiceError> {
     match algorithm.and_then(|a| a.known()) {
         None | Some(EncryptionAlgorithmSpec::SymmetricDefault) => Ok(()),
-        Some(other) => Err(Unsupported::Algorithm {
+        Some(other) => Err(ServiceError::IncompatibleAlgorithm {
             arn: key.arn.to_string(),
             algorithm: other.as_str(),
-        }
-        .into()),
+        }),
     }
 }
 
@@ -154,6 +153,35 @@ impl Kms {
         })
     }
 
+    /// `DryRun` with `IGNORE_CIPHERTEXT`: check the named key (found, allowed,
+    /// usable, algorithm) without opening the blob, and answer
+    /// `DryRunOperationException`. `Ok(())` when that modifier is not set.
+    #[allow(clippy::too_many_arguments)]
+    async fn dry_run_ignoring_ciphertext(
+        &self,
+        caller: &Caller,
+        dry_run: Option<bool>,
+        modifiers: Option<&[WireEnum<DryRunModifierType>]>,
+        key_id: Result<&str, InvalidRequest>,
+        algorithm: Option<&WireEnum<EncryptionAlgorithmSpec>>,
+        action: &'static str,
+        operation: &'static str,
+    ) -> Result<(), ServiceError> {
+        let ignore = dry_run == Some(true)
+            && modifiers
+                .into_iter()
+                .flatten()
+                .any(|m| m.known() == Some(DryRunModifierType::IgnoreCiphertext));
+        if !ignore {
+            return Ok(());
+        }
+        let key = self
+            .encrypting_key(caller, key_id?, action, operation)
+            .await?;
+        check_algorithm(&key, algorithm)?;
+        Err(ServiceError::DryRun)
+    }
+
     /// Decrypt.
     pub async fn decrypt(
         &self,
@@ -163,22 +191,18 @@ impl Kms {
         if r.recipient.is_some() {
             return Err(Unsupported::Recipient.into());
         }
-        let ignore_ciphertext = r.dry_run == Some(true)
-            && r.dry_run_modifiers
-                .iter()
-                .flatten()
-                .any(|m| m.known() == Some(DryRunModifierType::IgnoreCiphertext));
-        if ignore_ciphertext {
-            let key_id = r
-                .key_id
+        self.dry_run_ignoring_ciphertext(
+            caller,
+            r.dry_run,
+            r.dry_run_modifiers.as_deref(),
+            r.key_id
                 .as_deref()
-                .ok_or(InvalidRequest::IgnoreCiphertextNeedsKeyId)?;
-            let key = self
-                .encrypting_key(caller, key_id, "kms:Decrypt", "Decrypt")
-                .await?;
-            check_algorithm(&key, r.encryption_algorithm.as_ref())?;
-            return Err(ServiceError::DryRun);
-        }
+                .ok_or(InvalidRequest::IgnoreCiphertextNeedsKeyId),
+            r.encryption_algorithm.as_ref(),
+            "kms:Decrypt",
+            "Decrypt",
+        )
+        .await?;
         let ciphertext = r.ciphertext_blob.unwrap_or_default();
         let opened = self
             .open(
@@ -218,22 +242,18 @@ impl Kms {
             )
             .await?;
         check_algorithm(&destination, r.destination_encryption_algorithm.as_ref())?;
-        let ignore_ciphertext = r.dry_run == Some(true)
-            && r.dry_run_modifiers
-                .iter()
-                .flatten()
-                .any(|m| m.known() == Some(DryRunModifierType::IgnoreCiphertext));
-        if ignore_ciphertext {
-            let key_id = r
-                .source_key_id
+        self.dry_run_ignoring_ciphertext(
+            caller,
+            r.dry_run,
+            r.dry_run_modifiers.as_deref(),
+            r.source_key_id
                 .as_deref()
-                .ok_or(InvalidRequest::IgnoreCiphertextNeedsSourceKeyId)?;
-            let source = self
-                .encrypting_key(caller, key_id, "kms:ReEncryptFrom", "ReEncrypt")
-                .await?;
-            check_algorithm(&source, r.source_encryption_algorithm.as_ref())?;
-            return Err(ServiceError::DryRun);
-        }
+                .ok_or(InvalidRequest::IgnoreCiphertextNeedsSourceKeyId),
+            r.source_encryption_algorithm.as_ref(),
+            "kms:ReEncryptFrom",
+            "ReEncrypt",
+        )
+        .await?;
         let ciphertext = r.ciphertext_blob.unwrap_or_default();
         let opened = self
             .open(
