@@ -3,11 +3,14 @@ loopback port and drives it with boto3 and the real AWS CLI."""
 
 import json
 import os
+import re
 import signal
+import ssl
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -28,22 +31,47 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Server:
-    """One trent process on a data directory it may outlive."""
+ROOT_KEY_LINES = "[root_key]\nenv = 'TRENT_TEST_ROOT_KEY'\n"
+TEST_ROOT_KEY = "5a" * 32
 
-    def __init__(self, data_dir, config=None, test_clock=True, extra_args=(), env=None):
+
+def write_config(path, body, root_key=True):
+    """A configuration file: `body` plus, unless told otherwise, a root key
+    taken from an environment variable the Server sets."""
+    path = Path(path)
+    path.write_text(body + ("\n" + ROOT_KEY_LINES if root_key else ""))
+    return path
+
+
+class Server:
+    """One trent process on a data directory it may outlive.
+
+    `tls`: None (plain HTTP), "dev" (`--dev-tls`), or the path of a CA file to
+    trust when the configuration names its own certificate."""
+
+    def __init__(self, data_dir, config=None, test_clock=True, extra_args=(), env=None, tls=None):
         self.data_dir = Path(data_dir)
         self.config = config
         self.test_clock = test_clock
         self.extra_args = list(extra_args)
-        self.env = env or {}
+        self.env = {"TRENT_TEST_ROOT_KEY": TEST_ROOT_KEY, **(env or {})}
+        self.tls = tls
         self.port = None
         self.proc = None
+        self.clock_token = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
 
     @property
     def endpoint(self):
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_bundle(self):
+        """The CA file clients must trust (None for plain HTTP)."""
+        if self.tls == "dev":
+            return str(self.data_dir / "tls" / "ca.pem")
+        return str(self.tls) if self.tls else None
 
     def start(self, expect_failure=False):
         self.port = free_port()
@@ -52,6 +80,8 @@ class Server:
             args += ["--config", str(self.config)]
         if self.test_clock:
             args.append("--unsafe-test-clock")
+        if self.tls == "dev":
+            args.append("--dev-tls")
         args += self.extra_args
         self.log = open(self.log_path, "ab")
         env = {**os.environ, "TRENT_LOG": "info", **self.env}
@@ -68,9 +98,17 @@ class Server:
                 raise AssertionError(f"trent exited at start-up:\n{self.read_log()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
+                    pass
             except OSError:
                 time.sleep(0.05)
+                continue
+            if self.test_clock:
+                # The token is logged before the port opens; the last start's
+                # line is the last match.
+                tokens = re.findall(r"x-trent-test-clock-token: ([0-9a-f]{32})", self.read_log())
+                assert tokens, f"no test clock token in the log:\n{self.read_log()}"
+                self.clock_token = tokens[-1]
+            return self
         raise AssertionError(f"trent did not start listening:\n{self.read_log()}")
 
     def read_log(self):
@@ -93,10 +131,11 @@ class Server:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
 
-    def client(self, region=REGION, access_key="AKIDEXAMPLE", secret="secret", validate=True):
+    def client(self, region=REGION, access_key="AKIDEXAMPLE", secret="secret", validate=True, verify=None):
         return boto3.client(
             "kms",
             endpoint_url=self.endpoint,
+            verify=self.ca_bundle if verify is None else verify,
             region_name=region,
             aws_access_key_id=access_key,
             aws_secret_access_key=secret,
@@ -120,8 +159,9 @@ class Server:
             AWS_MAX_ATTEMPTS="1",
         )
         env.pop("AWS_SESSION_TOKEN", None)
+        tls = ["--ca-bundle", self.ca_bundle] if self.tls else []
         p = subprocess.run(
-            [str(AWS), "kms", *args, "--endpoint-url", self.endpoint, "--output", "json"],
+            [str(AWS), "kms", *args, "--endpoint-url", self.endpoint, "--output", "json", *tls],
             capture_output=True,
             text=True,
             env=env,
@@ -136,13 +176,27 @@ class Server:
             parsed = out
         return p.returncode, parsed, p.stderr
 
+    def clock_request(self, query, method="POST", token=None, host=None):
+        """A raw request to the test clock endpoint: (status, body)."""
+        req = urllib.request.Request(
+            f"{self.endpoint}/trent-test/clock?{query}", method=method, data=b"" if method == "POST" else None
+        )
+        if token is not False:
+            req.add_header("x-trent-test-clock-token", token or self.clock_token)
+        if host:
+            req.add_header("Host", host)
+        ctx = ssl.create_default_context(cafile=self.ca_bundle) if self.tls else None
+        try:
+            with urllib.request.urlopen(req, timeout=30, context=ctx) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
     def advance(self, seconds):
         """Move the server's clock forward and run its background sweep."""
-        req = urllib.request.Request(
-            f"{self.endpoint}/trent-test/clock?advance_seconds={int(seconds)}", method="POST", data=b""
-        )
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return json.loads(r.read())
+        status, body = self.clock_request(f"advance_seconds={int(seconds)}")
+        assert status == 200, (status, body)
+        return json.loads(body)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import AWS, Server, error_of
+from conftest import AWS, BIN, Server, error_of, write_config
 
 CONFIG = """
 background_interval_secs = 1
@@ -32,8 +32,7 @@ BOB = ("AKIABOB00000000000002", "bob-secret")
 @pytest.fixture(scope="module")
 def verified(tmp_path_factory):
     d = tmp_path_factory.mktemp("verified")
-    cfg = d / "trent.toml"
-    cfg.write_text(CONFIG)
+    cfg = write_config(d / "trent.toml", CONFIG)
     s = Server(d / "data", config=cfg).start()
     yield s
     s.stop()
@@ -114,27 +113,60 @@ def test_configured_accounts_are_kept_apart(verified):
 
 
 def test_bad_configurations_refuse_to_start(tmp_path):
+    creds = "[[credentials]]\naccess_key_id='a'\nsecret_access_key='b'\naccount_id='111122223333'\n"
     cases = {
-        "no-credentials.toml": "listen = '127.0.0.1:0'\n",
-        "bad-account.toml": "[[credentials]]\naccess_key_id='a'\nsecret_access_key='b'\naccount_id='123'\n",
-        "unknown-key.toml": "bogus = true\n[[credentials]]\naccess_key_id='a'\nsecret_access_key='b'\naccount_id='111122223333'\n",
+        "no-credentials.toml": ("listen = '127.0.0.1:0'\n", "at least one [[credentials]]"),
+        "bad-account.toml": (creds.replace("111122223333", "123"), "is not 12 digits"),
+        "unknown-key.toml": ("bogus = true\n" + creds, "unknown field"),
+        "tls-half.toml": ("tls_cert_file = 'c.pem'\n" + creds, "must be set together"),
     }
-    for name, text in cases.items():
-        cfg = tmp_path / name
-        cfg.write_text(text)
+    for name, (text, why) in cases.items():
+        cfg = write_config(tmp_path / name, text)
         s = Server(tmp_path / f"data-{name}", config=cfg, test_clock=False)
         assert s.start(expect_failure=True) != 0, name
-        assert "invalid configuration" in s.read_log().lower(), s.read_log()
+        log = s.read_log()
+        assert "invalid configuration" in log.lower() and why in log, log
+        assert not (tmp_path / f"data-{name}").exists(), "a refused configuration creates nothing"
 
 
-def test_non_loopback_listen_is_refused_without_opt_in(tmp_path):
-    from conftest import BIN
-    p = subprocess.run(
-        [str(BIN), "serve", "--listen", "0.0.0.0:0", "--data-dir", str(tmp_path / "d")],
+def test_credentials_without_a_root_key_source_refuse_to_start(tmp_path):
+    """With credentials, the development fallback (a generated root.key in
+    the data directory) would put the key beside what it protects."""
+    cfg = write_config(tmp_path / "t.toml", CONFIG, root_key=False)
+    s = Server(tmp_path / "data", config=cfg, test_clock=False)
+    assert s.start(expect_failure=True) != 0
+    log = s.read_log()
+    assert "must say where the root key comes from" in log, log
+    for option in ("file = ", "env = ", "passphrase_env = ", "passphrase_file = "):
+        assert option in log
+    assert not (tmp_path / "data").exists()
+
+
+def serve_args(tmp_path, *args):
+    return subprocess.run(
+        [str(BIN), "serve", "--data-dir", str(tmp_path / "d"), *args],
         capture_output=True, text=True, timeout=30,
     )
+
+
+def test_development_mode_listens_on_loopback_only_whatever_the_flags(tmp_path):
+    for flags in ([], ["--allow-insecure-listen"], ["--dev-tls"], ["--allow-insecure-listen", "--dev-tls"]):
+        for addr in ("0.0.0.0:0", "[::]:0"):
+            p = serve_args(tmp_path, "--listen", addr, *flags)
+            assert p.returncode != 0, (addr, flags)
+            assert "development mode" in p.stderr and "loopback only" in p.stderr, p.stderr
+    assert not (tmp_path / "d").exists()
+
+
+def test_network_listen_needs_tls_unless_waived(tmp_path):
+    cfg = write_config(tmp_path / "t.toml", CONFIG)
+    env = {**os.environ, "TRENT_TEST_ROOT_KEY": "5a" * 32}
+    p = subprocess.run(
+        [str(BIN), "serve", "--config", str(cfg), "--data-dir", str(tmp_path / "d"), "--listen", "0.0.0.0:0"],
+        capture_output=True, text=True, timeout=30, env=env,
+    )
     assert p.returncode != 0
-    assert "without TLS" in p.stderr
+    assert "without TLS" in p.stderr and "allow_insecure_listen" in p.stderr, p.stderr
 
 
 def test_operation_header_must_be_signed(verified):

@@ -205,7 +205,7 @@ def test_dry_run(kms, key):
     ]:
         with pytest.raises(ClientError) as e:
             call()
-        assert error_of(e) == ("DryRunOperationException", "The request would have succeeded, but the DryRun option is set.", 412)
+        assert error_of(e) == ("DryRunOperationException", "The request would have succeeded, but the DryRun option is set.", 400)
     # A dry run that would fail reports the failure instead.
     with pytest.raises(ClientError) as e:
         kms.decrypt(CiphertextBlob=b"garbage", DryRun=True)

@@ -203,6 +203,14 @@ def test_key_is_destroyed_after_the_window(server, kms):
     assert error_of(e)[0] == "NotFoundException"
     with pytest.raises(ClientError) as e:
         kms.decrypt(CiphertextBlob=blob)
+    assert error_of(e) == (
+        "AccessDeniedException",
+        "The ciphertext refers to a customer master key that does not exist, does not exist in this region, "
+        "or you are not allowed to access.",
+        400,
+    )
+    with pytest.raises(ClientError) as e:
+        kms.decrypt(CiphertextBlob=blob, KeyId=md["KeyId"])
     assert error_of(e)[0] == "NotFoundException"
     aliases = [a["AliasName"] for a in kms.list_aliases()["Aliases"]]
     assert "alias/short-lived" not in aliases

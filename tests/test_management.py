@@ -164,7 +164,8 @@ def test_on_demand_rotation(kms):
     old = kms.encrypt(KeyId=k["KeyId"], Plaintext=b"before")["CiphertextBlob"]
     assert kms.list_key_rotations(KeyId=k["KeyId"])["Rotations"] == []
     r = kms.rotate_key_on_demand(KeyId=k["KeyId"])
-    assert r["KeyId"] == k["KeyId"]
+    assert r["KeyId"] == k["Arn"], "the key ARN, also when the request named the key by id"
+    assert set(r) == {"KeyId", "ResponseMetadata"}
     new = kms.encrypt(KeyId=k["KeyId"], Plaintext=b"after")["CiphertextBlob"]
     d_old, d_new = kms.decrypt(CiphertextBlob=old), kms.decrypt(CiphertextBlob=new)
     assert (d_old["Plaintext"], d_new["Plaintext"]) == (b"before", b"after")

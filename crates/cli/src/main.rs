@@ -34,9 +34,23 @@ enum Command {
         /// The account of development-mode callers.
         #[arg(long)]
         account_id: Option<String>,
-        /// Allow a non-loopback listen address without TLS.
+        /// Allow a non-loopback listen address without TLS (configured mode
+        /// only: development mode is always loopback only).
         #[arg(long)]
         allow_insecure_listen: bool,
+        /// HTTPS certificate chain (PEM); overrides tls_cert_file.
+        #[arg(long)]
+        tls_cert_file: Option<PathBuf>,
+        /// HTTPS private key (PEM); overrides tls_key_file.
+        #[arg(long)]
+        tls_key_file: Option<PathBuf>,
+        /// Require client certificates signed by these CAs (PEM).
+        #[arg(long)]
+        tls_client_ca_file: Option<PathBuf>,
+        /// HTTPS with a development CA and localhost certificate, generated
+        /// into DATA_DIR/tls on first start; prints the AWS_CA_BUNDLE line.
+        #[arg(long)]
+        dev_tls: bool,
         /// Tests only: expose an endpoint that moves the service clock.
         #[arg(long, hide = true)]
         unsafe_test_clock: bool,
@@ -93,6 +107,10 @@ fn main() -> anyhow::Result<()> {
             data_dir,
             account_id,
             allow_insecure_listen,
+            tls_cert_file,
+            tls_key_file,
+            tls_client_ca_file,
+            dev_tls,
             unsafe_test_clock,
         } => {
             let overrides = trent_server::Overrides {
@@ -101,6 +119,10 @@ fn main() -> anyhow::Result<()> {
                 data_dir,
                 account_id,
                 allow_insecure_listen,
+                tls_cert_file,
+                tls_key_file,
+                tls_client_ca_file,
+                dev_tls,
                 unsafe_test_clock,
             };
             let cfg = trent_server::ServeConfig::load(&overrides)?;

@@ -31,6 +31,11 @@ pub enum AliasNameError {
     /// `ValidationException`.
     #[error("Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html")]
     MissingPrefix,
+    /// `ValidationException`: only letters, digits, `/`, `_` and `-` may
+    /// follow the prefix (the service model's pattern also admits `:`, which
+    /// KMS refuses).
+    #[error("{0} contains invalid characters for an alias")]
+    InvalidCharacters(String),
     /// `NotAuthorizedException` (AWS sends no message).
     #[error("")]
     Reserved,
@@ -41,6 +46,12 @@ pub enum AliasNameError {
 pub fn check_alias_name(name: &str) -> Result<AliasName, AliasNameError> {
     if !name.starts_with("alias/") || name.len() == "alias/".len() {
         return Err(AliasNameError::MissingPrefix);
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-'))
+    {
+        return Err(AliasNameError::InvalidCharacters(name.to_string()));
     }
     if name.starts_with("alias/aws/") {
         return Err(AliasNameError::Reserved);
@@ -55,6 +66,15 @@ mod tests {
     #[test]
     fn names() {
         assert!(check_alias_name("alias/my-key").is_ok());
+        assert!(check_alias_name("alias/Team_1/app-key").is_ok());
+        for bad in ["alias/my:alias", "alias/a b", "alias/é", "alias/a.b"] {
+            let e = check_alias_name(bad).unwrap_err();
+            assert_eq!(e, AliasNameError::InvalidCharacters(bad.into()));
+            assert_eq!(
+                e.to_string(),
+                format!("{bad} contains invalid characters for an alias")
+            );
+        }
         assert_eq!(
             check_alias_name("my-key"),
             Err(AliasNameError::MissingPrefix)

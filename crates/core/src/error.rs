@@ -3,7 +3,8 @@
 
 /// A transition or use that the key's state, usage or limits refuse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
+// Exhaustive on purpose: the wire table matches every variant, so a new
+// one does not compile until it is given its AWS error code.
 pub enum KeyError {
     /// `DisabledException`.
     #[error("{arn} is disabled.")]

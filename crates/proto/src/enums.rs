@@ -172,6 +172,11 @@ model_enum!(KeyManagerType {
     Customer = "CUSTOMER",
 });
 
+model_enum!(ResourceOwnerType {
+    SelfOwned = "SELF",
+    OtherAccountsViaRam = "OTHER_ACCOUNTS_VIA_RAM",
+});
+
 model_enum!(DryRunModifierType {
     IgnoreCiphertext = "IGNORE_CIPHERTEXT",
 });

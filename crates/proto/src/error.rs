@@ -43,7 +43,7 @@ error_codes! {
     Conflict = ("ConflictException", 400),
     DependencyTimeout = ("DependencyTimeoutException", 503),
     Disabled = ("DisabledException", 400),
-    DryRunOperation = ("DryRunOperationException", 412),
+    DryRunOperation = ("DryRunOperationException", 400),
     IncorrectKey = ("IncorrectKeyException", 400),
     InvalidAliasName = ("InvalidAliasNameException", 400),
     InvalidArn = ("InvalidArnException", 400),

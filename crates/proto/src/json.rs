@@ -15,6 +15,19 @@ use crate::ModelEnum;
 pub trait WriteJson {
     /// Append the JSON object.
     fn write_json(&self, out: &mut Vec<u8>);
+
+    /// An upper bound of the object's length. Writing into a buffer of this
+    /// capacity never reallocates, so a response that carries a secret
+    /// leaves no copy of it behind in freed memory.
+    fn json_capacity(&self) -> usize;
+}
+
+/// Room for the names, ARNs, ids and enum values of any response here.
+const FIXED: usize = 1024;
+
+/// Length of the base64 of `n` bytes.
+fn b64(n: usize) -> usize {
+    n.div_ceil(3) * 4
 }
 
 struct Obj<'a> {
@@ -65,6 +78,10 @@ impl<'a> Obj<'a> {
 }
 
 impl WriteJson for EncryptResponse {
+    fn json_capacity(&self) -> usize {
+        FIXED + b64(self.ciphertext_blob.0.len()) + self.key_id.len()
+    }
+
     fn write_json(&self, out: &mut Vec<u8>) {
         let mut o = Obj::new(out);
         o.blob("CiphertextBlob", &self.ciphertext_blob.0);
@@ -75,6 +92,10 @@ impl WriteJson for EncryptResponse {
 }
 
 impl WriteJson for DecryptResponse {
+    fn json_capacity(&self) -> usize {
+        FIXED + b64(self.plaintext.0.len()) + self.key_id.len()
+    }
+
     fn write_json(&self, out: &mut Vec<u8>) {
         let mut o = Obj::new(out);
         o.str("KeyId", &self.key_id);
@@ -86,6 +107,10 @@ impl WriteJson for DecryptResponse {
 }
 
 impl WriteJson for ReEncryptResponse {
+    fn json_capacity(&self) -> usize {
+        FIXED + b64(self.ciphertext_blob.0.len()) + self.key_id.len() + self.source_key_id.len()
+    }
+
     fn write_json(&self, out: &mut Vec<u8>) {
         let mut o = Obj::new(out);
         o.blob("CiphertextBlob", &self.ciphertext_blob.0);
@@ -109,6 +134,10 @@ impl WriteJson for ReEncryptResponse {
 }
 
 impl WriteJson for GenerateDataKeyResponse {
+    fn json_capacity(&self) -> usize {
+        FIXED + b64(self.ciphertext_blob.0.len()) + b64(self.plaintext.0.len()) + self.key_id.len()
+    }
+
     fn write_json(&self, out: &mut Vec<u8>) {
         let mut o = Obj::new(out);
         o.blob("CiphertextBlob", &self.ciphertext_blob.0);
@@ -120,6 +149,10 @@ impl WriteJson for GenerateDataKeyResponse {
 }
 
 impl WriteJson for GenerateDataKeyWithoutPlaintextResponse {
+    fn json_capacity(&self) -> usize {
+        FIXED + b64(self.ciphertext_blob.0.len()) + self.key_id.len()
+    }
+
     fn write_json(&self, out: &mut Vec<u8>) {
         let mut o = Obj::new(out);
         o.blob("CiphertextBlob", &self.ciphertext_blob.0);
@@ -138,6 +171,7 @@ mod tests {
     fn same<T: WriteJson + Serialize>(v: &T) {
         let mut fast = Vec::new();
         v.write_json(&mut fast);
+        assert!(fast.len() <= v.json_capacity(), "capacity bound");
         let fast: serde_json::Value = serde_json::from_slice(&fast).unwrap();
         assert_eq!(fast, serde_json::to_value(v).unwrap());
     }

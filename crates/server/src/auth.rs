@@ -137,20 +137,23 @@ impl Authenticator {
         Ok(r)
     }
 
-    /// Authenticate a request at `now` (the real time, never a test clock).
-    pub fn authenticate(
-        &self,
-        r: &SignedRequest<'_>,
+    /// Check everything the headers alone can tell, before the body is
+    /// read: the `Authorization` header's form, the date and its skew, the
+    /// scope, that `X-Amz-Target` is signed and the access key is known
+    /// (with credentials). `now` is the real time, never a test clock. A
+    /// request refused here is answered without its body being buffered.
+    pub fn pre_authenticate<'a>(
+        &'a self,
+        headers: &'a HeaderMap,
         now: OffsetDateTime,
-        request_id: String,
-    ) -> Result<Caller, AuthError> {
-        let Some(value) = r.headers.get(http::header::AUTHORIZATION) else {
+    ) -> Result<Pending<'a>, AuthError> {
+        let Some(value) = headers.get(http::header::AUTHORIZATION) else {
             return Err(AuthError::MissingToken);
         };
         let value = value.to_str().map_err(|_| {
             AuthError::Incomplete("Authorization header is not valid ASCII.".into())
         })?;
-        let amz_date = r.headers.get("x-amz-date").and_then(|v| v.to_str().ok());
+        let amz_date = headers.get("x-amz-date").and_then(|v| v.to_str().ok());
         let auth = trent_sigv4::parse_authorization(value, amz_date.is_some())?;
         let date_text = amz_date.unwrap_or_default();
         if trent_sigv4::amz_date_unix(date_text).is_none() {
@@ -160,17 +163,14 @@ impl Authenticator {
         }
         trent_sigv4::check_time(&auth, amz_date, now)?;
         auth.check_scope("kms")?;
-        match &self.mode {
+        let who = match &self.mode {
             Mode::Development { account } => {
                 let account =
                     AccountId::parse(auth.access_key_id).unwrap_or_else(|| account.clone());
-                Ok(Caller {
+                Who::Development {
                     region: parse_region(auth.region)?,
-                    principal: account.root_arn().into(),
                     account,
-                    access_key_id: auth.access_key_id.into(),
-                    request_id,
-                })
+                }
             }
             Mode::Verified { credentials } => {
                 // The operation is chosen by X-Amz-Target and the body alone
@@ -183,10 +183,60 @@ impl Authenticator {
                         "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.".into(),
                     ));
                 }
-                let cred = credentials
+                let entry = credentials
                     .get(auth.access_key_id)
                     .ok_or(AuthError::UnknownAccessKey)?;
-                let recent = Self::recent(cred, auth.date, auth.region)?;
+                let recent = Self::recent(entry, auth.date, auth.region)?;
+                Who::Credential { entry, recent }
+            }
+        };
+        Ok(Pending {
+            auth,
+            amz_date: date_text,
+            who,
+        })
+    }
+}
+
+/// The caller as far as the headers tell; [`Pending::finish`] checks the
+/// signature over the body.
+pub struct Pending<'a> {
+    auth: trent_sigv4::Authorization<'a>,
+    amz_date: &'a str,
+    who: Who<'a>,
+}
+
+enum Who<'a> {
+    Development {
+        region: Region,
+        account: AccountId,
+    },
+    Credential {
+        entry: &'a Entry,
+        recent: Arc<Recent>,
+    },
+}
+
+impl std::fmt::Debug for Pending<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("access_key_id", &self.auth.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pending<'_> {
+    /// Verify the signature (with credentials) and name the caller.
+    pub fn finish(self, r: &SignedRequest<'_>, request_id: String) -> Result<Caller, AuthError> {
+        match self.who {
+            Who::Development { region, account } => Ok(Caller {
+                region,
+                principal: account.root_arn().into(),
+                account,
+                access_key_id: self.auth.access_key_id.into(),
+                request_id,
+            }),
+            Who::Credential { entry, recent } => {
                 let body_sha256 = trent_sigv4::sha256(r.body);
                 let req = trent_sigv4::Request {
                     method: r.method,
@@ -195,12 +245,12 @@ impl Authenticator {
                     headers: &HttpHeaders(r.headers),
                     body_sha256: &body_sha256,
                 };
-                trent_sigv4::verify(&req, &auth, date_text, &recent.key)?;
+                trent_sigv4::verify(&req, &self.auth, self.amz_date, &recent.key)?;
                 Ok(Caller {
                     region: recent.region.clone(),
-                    account: cred.account.clone(),
-                    principal: cred.principal.clone(),
-                    access_key_id: cred.access_key_id.clone(),
+                    account: entry.account.clone(),
+                    principal: entry.principal.clone(),
+                    access_key_id: entry.access_key_id.clone(),
                     request_id,
                 })
             }

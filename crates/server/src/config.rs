@@ -33,6 +33,20 @@ pub struct FileConfig {
     pub background_interval_secs: Option<u64>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: Option<usize>,
+    /// Most connections served at once.
+    pub max_connections: Option<usize>,
+    /// Most request-body bytes buffered at once, over all requests.
+    pub max_buffered_body_bytes: Option<usize>,
+    /// How long new work waits for a connection slot or body budget before it
+    /// is refused with `ThrottlingException`, in milliseconds.
+    pub overload_wait_ms: Option<u64>,
+    /// PEM certificate chain for HTTPS.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM CA certificates: when set, clients must present a certificate
+    /// signed by one of them (mutual TLS).
+    pub tls_client_ca_file: Option<PathBuf>,
     /// Where the root key comes from.
     pub root_key: Option<RootKeySource>,
     /// The credentials allowed to call.
@@ -60,8 +74,8 @@ pub struct RootKeySource {
 pub struct CredentialConfig {
     /// The access key id.
     pub access_key_id: String,
-    /// The secret access key.
-    pub secret_access_key: String,
+    /// The secret access key (zeroized on drop).
+    pub secret_access_key: zeroize::Zeroizing<String>,
     /// The caller's account.
     pub account_id: String,
     /// The caller's principal ARN (default: the account root).
@@ -112,8 +126,11 @@ pub enum ConfigProblem {
     /// `listen` is not `host:port`.
     #[error("listen address '{0}' is not an IP address and port such as 127.0.0.1:8080")]
     Listen(String),
+    /// Development mode on a non-loopback address.
+    #[error("refusing to listen on {0} in development mode: without --config any signature is accepted, so development mode listens on loopback only (127.0.0.1 or ::1) whatever the flags. To listen on a network, start with --config FILE listing [[credentials]] and TLS (see docs/configuration.md)")]
+    DevelopmentListen(SocketAddr),
     /// Non-loopback without TLS.
-    #[error("refusing to listen on {0} without TLS: only loopback addresses are allowed unless allow_insecure_listen = true (or --allow-insecure-listen)")]
+    #[error("refusing to listen on {0} without TLS: set tls_cert_file and tls_key_file, or allow_insecure_listen = true (or --allow-insecure-listen) to serve plain HTTP beyond loopback")]
     InsecureListen(SocketAddr),
     /// The test clock on a non-loopback address.
     #[error("refusing to serve the test clock endpoint on {0}: --unsafe-test-clock needs a loopback address")]
@@ -133,10 +150,71 @@ pub enum ConfigProblem {
     /// `[root_key]` must name exactly one source.
     #[error("[root_key] must set exactly one of file, env, passphrase_env, passphrase_file")]
     RootKeySource,
+    /// Credentials without a root key source.
+    #[error("a configuration with [[credentials]] must say where the root key comes from: add a [root_key] section with one of file = \"/path/outside/the/data/dir\", env = \"VARIABLE\", passphrase_env = \"VARIABLE\" or passphrase_file = \"/path\" (see docs/configuration.md). Trent does not fall back to a generated root.key inside the data directory here, because a copy of that directory would then hold both the wrapped keys and the key that unwraps them")]
+    RootKeyRequired,
     /// A config file without credentials.
     #[error("a configuration file must list at least one [[credentials]] entry")]
     NoCredentials,
+    /// Only one of the certificate and its key.
+    #[error("tls_cert_file and tls_key_file must be set together")]
+    TlsPair,
+    /// A client CA without a server certificate.
+    #[error("tls_client_ca_file needs tls_cert_file and tls_key_file (mutual TLS is TLS)")]
+    ClientCaWithoutTls,
+    /// `--dev-tls` and configured certificate files.
+    #[error("--dev-tls generates its own certificate: do not combine it with tls_cert_file / tls_key_file")]
+    DevTlsWithFiles,
+    /// A limit of zero.
+    #[error("{0} must be at least 1")]
+    ZeroLimit(&'static str),
 }
+
+/// Where HTTPS gets its certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsSource {
+    /// PEM files named by the configuration.
+    Files {
+        /// Certificate chain, leaf first.
+        cert: PathBuf,
+        /// Private key (PKCS#8, SEC1 or PKCS#1).
+        key: PathBuf,
+    },
+    /// `--dev-tls`: a CA and a localhost certificate generated into
+    /// `DATA_DIR/tls/` on first start and reused after.
+    Development,
+}
+
+/// TLS settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The server certificate.
+    pub source: TlsSource,
+    /// CA certificates for client certificates (mutual TLS), if required.
+    pub client_ca: Option<PathBuf>,
+}
+
+/// Bounds on the work the server takes on at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Most connections served at once.
+    pub max_connections: usize,
+    /// Most body bytes buffered at once over all requests.
+    pub max_buffered_body_bytes: usize,
+    /// How long new work waits for room before `ThrottlingException`.
+    pub overload_wait: std::time::Duration,
+}
+
+/// Default [`Limits::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// Default [`Limits::max_body_bytes`].
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Default [`Limits::max_buffered_body_bytes`].
+pub const DEFAULT_MAX_BUFFERED_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// Default [`Limits::overload_wait`], in milliseconds.
+pub const DEFAULT_OVERLOAD_WAIT_MS: u64 = 1000;
 
 /// Everything `trent serve` runs with.
 #[derive(Debug, Clone)]
@@ -145,7 +223,8 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// Data directory.
     pub data_dir: PathBuf,
-    /// Root key source (`None`: the development key file in the data dir).
+    /// Root key source (`None`: the development key file in the data dir,
+    /// which only development mode may use).
     pub root_key: Option<RootKeySource>,
     /// `None` in development mode (signatures not verified).
     pub credentials: Option<Vec<Credential>>,
@@ -153,8 +232,10 @@ pub struct ServeConfig {
     pub dev_account: AccountId,
     /// Seconds between background sweeps.
     pub background_interval_secs: u64,
-    /// Largest accepted body.
-    pub max_body_bytes: usize,
+    /// Work bounds.
+    pub limits: Limits,
+    /// HTTPS, when configured.
+    pub tls: Option<TlsConfig>,
     /// Expose the test-only clock endpoint.
     pub unsafe_test_clock: bool,
 }
@@ -195,6 +276,14 @@ pub struct Overrides {
     pub account_id: Option<String>,
     /// `--allow-insecure-listen`.
     pub allow_insecure_listen: bool,
+    /// `--tls-cert-file FILE`.
+    pub tls_cert_file: Option<PathBuf>,
+    /// `--tls-key-file FILE`.
+    pub tls_key_file: Option<PathBuf>,
+    /// `--tls-client-ca-file FILE`.
+    pub tls_client_ca_file: Option<PathBuf>,
+    /// `--dev-tls`.
+    pub dev_tls: bool,
     /// `--unsafe-test-clock`.
     pub unsafe_test_clock: bool,
 }
@@ -221,10 +310,14 @@ impl ServeConfig {
         let file = match &o.config {
             None => None,
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
+                // The text holds secret access keys: zeroized once parsed.
+                let text =
+                    zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
+                        ConfigError::Read {
+                            path: path.clone(),
+                            source,
+                        }
+                    })?);
                 Some(
                     toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Parse {
                         path: path.clone(),
@@ -249,12 +342,20 @@ impl ServeConfig {
         let listen: SocketAddr = listen_text
             .parse()
             .map_err(|_| invalid(ConfigProblem::Listen(listen_text.clone())))?;
-        if !(listen.ip().is_loopback() || o.allow_insecure_listen || f.allow_insecure_listen) {
+        let tls = tls_config(o, &f)?;
+        let loopback = listen.ip().is_loopback();
+        // Development mode accepts any signature and lets a 12-digit access
+        // key id choose the account: nobody beyond this host may reach it,
+        // whatever else is set.
+        if !has_file && !loopback {
+            return Err(invalid(ConfigProblem::DevelopmentListen(listen)));
+        }
+        if !(loopback || tls.is_some() || o.allow_insecure_listen || f.allow_insecure_listen) {
             return Err(invalid(ConfigProblem::InsecureListen(listen)));
         }
-        // The test clock's endpoint answers before authentication and can
-        // end every deletion window at once: loopback only, always.
-        if o.unsafe_test_clock && !listen.ip().is_loopback() {
+        // The test clock's endpoint can end every deletion window at once:
+        // loopback only, always.
+        if o.unsafe_test_clock && !loopback {
             return Err(invalid(ConfigProblem::TestClockListen(listen)));
         }
         let account_text = o
@@ -278,35 +379,28 @@ impl ServeConfig {
             }
         }
         let credentials = if has_file {
-            if f.credentials.is_empty() {
-                return Err(invalid(ConfigProblem::NoCredentials));
-            }
-            let mut out: Vec<Credential> = Vec::new();
-            for c in &f.credentials {
-                if c.access_key_id.is_empty() || c.secret_access_key.is_empty() {
-                    return Err(invalid(ConfigProblem::EmptyCredential));
-                }
-                if out.iter().any(|x| x.access_key_id == c.access_key_id) {
-                    return Err(invalid(ConfigProblem::DuplicateAccessKey(
-                        c.access_key_id.clone(),
-                    )));
-                }
-                let account = AccountId::parse(&c.account_id)
-                    .ok_or_else(|| invalid(ConfigProblem::Account(c.account_id.clone())))?;
-                let principal = c.principal.clone().unwrap_or_else(|| account.root_arn());
-                if !valid_principal(&principal, &account) {
-                    return Err(invalid(ConfigProblem::Principal(principal)));
-                }
-                out.push(Credential {
-                    access_key_id: c.access_key_id.clone(),
-                    secret: zeroize::Zeroizing::new(c.secret_access_key.clone()),
-                    account,
-                    principal,
-                });
-            }
-            Some(out)
+            Some(credentials(&f.credentials)?)
         } else {
             None
+        };
+        if credentials.is_some() && f.root_key.is_none() {
+            return Err(invalid(ConfigProblem::RootKeyRequired));
+        }
+        let limits = Limits {
+            max_body_bytes: positive("max_body_bytes", f.max_body_bytes, DEFAULT_MAX_BODY_BYTES)?,
+            max_connections: positive(
+                "max_connections",
+                f.max_connections,
+                DEFAULT_MAX_CONNECTIONS,
+            )?,
+            max_buffered_body_bytes: positive(
+                "max_buffered_body_bytes",
+                f.max_buffered_body_bytes,
+                DEFAULT_MAX_BUFFERED_BODY_BYTES,
+            )?,
+            overload_wait: std::time::Duration::from_millis(
+                f.overload_wait_ms.unwrap_or(DEFAULT_OVERLOAD_WAIT_MS),
+            ),
         };
         Ok(ServeConfig {
             listen,
@@ -319,10 +413,80 @@ impl ServeConfig {
             credentials,
             dev_account,
             background_interval_secs: f.background_interval_secs.unwrap_or(10).max(1),
-            max_body_bytes: f.max_body_bytes.unwrap_or(1024 * 1024),
+            limits,
+            tls,
             unsafe_test_clock: o.unsafe_test_clock,
         })
     }
+}
+
+fn positive(
+    name: &'static str,
+    value: Option<usize>,
+    default: usize,
+) -> Result<usize, ConfigError> {
+    match value {
+        Some(0) => Err(ConfigError::Invalid(ConfigProblem::ZeroLimit(name))),
+        Some(v) => Ok(v),
+        None => Ok(default),
+    }
+}
+
+fn tls_config(o: &Overrides, f: &FileConfig) -> Result<Option<TlsConfig>, ConfigError> {
+    let invalid = ConfigError::Invalid;
+    let cert = o.tls_cert_file.clone().or(f.tls_cert_file.clone());
+    let key = o.tls_key_file.clone().or(f.tls_key_file.clone());
+    let client_ca = o
+        .tls_client_ca_file
+        .clone()
+        .or(f.tls_client_ca_file.clone());
+    let source = match (cert, key, o.dev_tls) {
+        (Some(_), _, true) | (_, Some(_), true) => {
+            return Err(invalid(ConfigProblem::DevTlsWithFiles))
+        }
+        (Some(cert), Some(key), false) => TlsSource::Files { cert, key },
+        (None, None, true) => TlsSource::Development,
+        (None, None, false) => {
+            if client_ca.is_some() {
+                return Err(invalid(ConfigProblem::ClientCaWithoutTls));
+            }
+            return Ok(None);
+        }
+        _ => return Err(invalid(ConfigProblem::TlsPair)),
+    };
+    Ok(Some(TlsConfig { source, client_ca }))
+}
+
+fn credentials(entries: &[CredentialConfig]) -> Result<Vec<Credential>, ConfigError> {
+    let invalid = ConfigError::Invalid;
+    if entries.is_empty() {
+        return Err(invalid(ConfigProblem::NoCredentials));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut out: Vec<Credential> = Vec::with_capacity(entries.len());
+    for c in entries {
+        if c.access_key_id.is_empty() || c.secret_access_key.is_empty() {
+            return Err(invalid(ConfigProblem::EmptyCredential));
+        }
+        if !seen.insert(c.access_key_id.as_str()) {
+            return Err(invalid(ConfigProblem::DuplicateAccessKey(
+                c.access_key_id.clone(),
+            )));
+        }
+        let account = AccountId::parse(&c.account_id)
+            .ok_or_else(|| invalid(ConfigProblem::Account(c.account_id.clone())))?;
+        let principal = c.principal.clone().unwrap_or_else(|| account.root_arn());
+        if !valid_principal(&principal, &account) {
+            return Err(invalid(ConfigProblem::Principal(principal)));
+        }
+        out.push(Credential {
+            access_key_id: c.access_key_id.clone(),
+            secret: c.secret_access_key.clone(),
+            account,
+            principal,
+        });
+    }
+    Ok(out)
 }
 
 /// `line L, column C: message` of a TOML error, never quoting the file.
@@ -341,9 +505,29 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
 mod tests {
     use super::*;
 
+    const CREDS: &str = "[root_key]\nenv='TRENT_ROOT'\n[[credentials]]\naccess_key_id='a'\nsecret_access_key='s'\naccount_id='111122223333'\n";
+
     fn parse(text: &str) -> Result<ServeConfig, ConfigError> {
+        parse_with(text, &Overrides::default())
+    }
+
+    fn parse_with(text: &str, o: &Overrides) -> Result<ServeConfig, ConfigError> {
         let f: FileConfig = toml::from_str(text).unwrap();
-        ServeConfig::from_parts(&Overrides::default(), Some(f))
+        ServeConfig::from_parts(o, Some(f))
+    }
+
+    fn problem(r: Result<ServeConfig, ConfigError>) -> ConfigProblem {
+        match r {
+            Err(ConfigError::Invalid(p)) => p,
+            other => panic!("expected an invalid configuration, got {other:?}"),
+        }
+    }
+
+    fn listen(addr: &str) -> Overrides {
+        Overrides {
+            listen: Some(addr.into()),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -351,64 +535,156 @@ mod tests {
         let c = ServeConfig::from_parts(&Overrides::default(), None).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert!(c.credentials.is_none());
+        assert!(c.tls.is_none());
         assert_eq!(c.dev_account.as_str(), "111122223333");
+        assert_eq!(c.limits.max_connections, DEFAULT_MAX_CONNECTIONS);
     }
 
     #[test]
     fn credentials_are_checked() {
-        let ok = parse(
-            r#"
-            [[credentials]]
-            access_key_id = "AKIA1"
-            secret_access_key = "s"
-            account_id = "111122223333"
-            principal = "arn:aws:iam::111122223333:role/app"
-            "#,
-        )
+        let ok = parse(&format!(
+            "{CREDS}[[credentials]]\naccess_key_id='b'\nsecret_access_key='s'\naccount_id='111122223333'\nprincipal='arn:aws:iam::111122223333:role/app'\n"
+        ))
         .unwrap();
         let creds = ok.credentials.unwrap();
-        assert_eq!(creds[0].principal, "arn:aws:iam::111122223333:role/app");
+        assert_eq!(creds[1].principal, "arn:aws:iam::111122223333:role/app");
         assert!(!format!("{creds:?}").contains("\"s\""));
-        assert!(parse("").is_err(), "a file needs credentials");
-        assert!(parse(
-            "[[credentials]]\naccess_key_id='a'\nsecret_access_key='s'\naccount_id='12'\n"
-        )
-        .is_err());
-        assert!(parse(
-            "[[credentials]]\naccess_key_id='a'\nsecret_access_key='s'\naccount_id='111122223333'\nprincipal='arn:aws:iam::444455556666:root'\n"
-        )
-        .is_err());
+        assert!(matches!(
+            problem(parse("[root_key]\nenv='E'\n")),
+            ConfigProblem::NoCredentials
+        ));
+        assert!(matches!(
+            problem(parse(&CREDS.replace("111122223333", "12"))),
+            ConfigProblem::Account(_)
+        ));
+        assert!(matches!(
+            problem(parse(&format!(
+                "{CREDS}principal='arn:aws:iam::444455556666:root'\n"
+            ))),
+            ConfigProblem::Principal(_)
+        ));
+        assert!(matches!(
+            problem(parse(&format!("{CREDS}[[credentials]]\naccess_key_id='a'\nsecret_access_key='t'\naccount_id='111122223333'\n"))),
+            ConfigProblem::DuplicateAccessKey(_)
+        ));
         assert!(toml::from_str::<FileConfig>("bogus = 1").is_err());
     }
 
+    /// Development mode is loopback only, whatever the flags: it accepts any
+    /// signature.
     #[test]
-    fn non_loopback_needs_opt_in() {
-        let o = Overrides {
-            listen: Some("0.0.0.0:8080".into()),
+    fn development_mode_never_leaves_loopback() {
+        for addr in ["0.0.0.0:8080", "192.0.2.1:8080", "[::]:8080"] {
+            let o = Overrides {
+                allow_insecure_listen: true,
+                dev_tls: true,
+                ..listen(addr)
+            };
+            assert!(matches!(
+                problem(ServeConfig::from_parts(&o, None)),
+                ConfigProblem::DevelopmentListen(_)
+            ));
+        }
+        for addr in ["127.0.0.1:0", "[::1]:0", "127.0.0.2:9"] {
+            assert!(
+                ServeConfig::from_parts(&listen(addr), None).is_ok(),
+                "{addr}"
+            );
+        }
+    }
+
+    /// Beyond loopback: credentials, and TLS unless explicitly waived.
+    #[test]
+    fn network_listen_needs_tls_or_an_explicit_waiver() {
+        let o = listen("0.0.0.0:8443");
+        assert!(matches!(
+            problem(parse_with(CREDS, &o)),
+            ConfigProblem::InsecureListen(_)
+        ));
+        let tls = format!("tls_cert_file='c.pem'\ntls_key_file='k.pem'\n{CREDS}");
+        let c = parse_with(&tls, &o).unwrap();
+        assert_eq!(
+            c.tls.unwrap().source,
+            TlsSource::Files {
+                cert: "c.pem".into(),
+                key: "k.pem".into()
+            }
+        );
+        assert!(parse_with(&format!("allow_insecure_listen = true\n{CREDS}"), &o).is_ok());
+        let waived = Overrides {
+            allow_insecure_listen: true,
+            ..o.clone()
+        };
+        assert!(parse_with(CREDS, &waived).is_ok());
+    }
+
+    #[test]
+    fn tls_settings_are_consistent() {
+        assert!(matches!(
+            problem(parse(&format!("tls_cert_file='c.pem'\n{CREDS}"))),
+            ConfigProblem::TlsPair
+        ));
+        assert!(matches!(
+            problem(parse(&format!("tls_client_ca_file='ca.pem'\n{CREDS}"))),
+            ConfigProblem::ClientCaWithoutTls
+        ));
+        let dev = Overrides {
+            dev_tls: true,
             ..Default::default()
         };
-        assert!(ServeConfig::from_parts(&o, None).is_err());
-        let o = Overrides {
-            allow_insecure_listen: true,
-            ..o
-        };
-        assert!(ServeConfig::from_parts(&o, None).is_ok());
+        assert!(matches!(
+            problem(parse_with(
+                &format!("tls_cert_file='c'\ntls_key_file='k'\n{CREDS}"),
+                &dev
+            )),
+            ConfigProblem::DevTlsWithFiles
+        ));
+        let c = ServeConfig::from_parts(&dev, None).unwrap();
+        assert_eq!(c.tls.unwrap().source, TlsSource::Development);
+    }
+
+    #[test]
+    fn credentials_need_a_root_key_source() {
+        let no_root = CREDS.replace("[root_key]\nenv='TRENT_ROOT'\n", "");
+        let p = problem(parse(&no_root));
+        assert!(matches!(p, ConfigProblem::RootKeyRequired));
+        let text = p.to_string();
+        for option in ["file", "env", "passphrase_env", "passphrase_file"] {
+            assert!(text.contains(option), "{text}");
+        }
     }
 
     #[test]
     fn test_clock_is_loopback_only() {
         let o = Overrides {
-            listen: Some("0.0.0.0:8080".into()),
             allow_insecure_listen: true,
             unsafe_test_clock: true,
-            ..Default::default()
+            ..listen("0.0.0.0:8080")
         };
-        assert!(ServeConfig::from_parts(&o, None).is_err());
+        assert!(matches!(
+            problem(parse_with(CREDS, &o)),
+            ConfigProblem::TestClockListen(_)
+        ));
         let o = Overrides {
             listen: Some("127.0.0.1:8080".into()),
             ..o
         };
         assert!(ServeConfig::from_parts(&o, None).is_ok());
+    }
+
+    #[test]
+    fn limits_are_read_and_zero_is_refused() {
+        let c = parse(&format!(
+            "max_connections = 10\nmax_buffered_body_bytes = 2048\noverload_wait_ms = 5\n{CREDS}"
+        ))
+        .unwrap();
+        assert_eq!(c.limits.max_connections, 10);
+        assert_eq!(c.limits.max_buffered_body_bytes, 2048);
+        assert_eq!(c.limits.overload_wait.as_millis(), 5);
+        assert!(matches!(
+            problem(parse(&format!("max_connections = 0\n{CREDS}"))),
+            ConfigProblem::ZeroLimit("max_connections")
+        ));
     }
 
     #[test]
@@ -431,8 +707,12 @@ mod tests {
 
     #[test]
     fn root_key_source_must_be_single() {
-        let base = "[[credentials]]\naccess_key_id='a'\nsecret_access_key='s'\naccount_id='111122223333'\n";
-        assert!(parse(&format!("{base}[root_key]\nfile='k'\nenv='E'\n")).is_err());
-        assert!(parse(&format!("{base}[root_key]\nenv='E'\n")).is_ok());
+        assert!(matches!(
+            problem(parse(
+                &CREDS.replace("env='TRENT_ROOT'", "file='k'\nenv='E'")
+            )),
+            ConfigProblem::RootKeySource
+        ));
+        assert!(parse(CREDS).is_ok());
     }
 }

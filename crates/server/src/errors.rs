@@ -1,6 +1,11 @@
 //! The one table from every failure to AWS's `__type`, HTTP status and
-//! message. Internal errors are logged in full here and reach the client as a
-//! generic `KMSInternalException`.
+//! message.
+//!
+//! The table matches every variant of every error it maps, without a
+//! wildcard: a new failure does not compile until it is given its AWS code
+//! here (`ServiceError`, `KeyError`, `AuthError` and `PolicyError` are
+//! exhaustive for that reason). [`to_wire`] is a pure function; the caller
+//! logs internal errors.
 
 use trent_core::ids::KeyRefError;
 use trent_core::policy::PolicyError;
@@ -22,6 +27,8 @@ pub(crate) enum WireError {
     Validation(ValidationErrors),
     /// SigV4.
     Auth(AuthError),
+    /// No room for more work right now (connections or buffered bodies).
+    Throttled,
     /// An operation of the model that Trent does not implement.
     NotImplemented(Operation),
     /// The operation failed.
@@ -34,8 +41,16 @@ impl From<ServiceError> for WireError {
     }
 }
 
+impl WireError {
+    /// Whether this is a failure of Trent itself, which the caller logs in
+    /// full (the client only sees a generic message).
+    pub(crate) fn internal(&self) -> bool {
+        matches!(self, WireError::Service(ServiceError::Internal(_)))
+    }
+}
+
 /// `__type`, status (from the code) and message (`None`: AWS sends none).
-pub(crate) fn to_wire(e: &WireError, request_id: &str) -> (ErrorCode, Option<String>) {
+pub(crate) fn to_wire(e: &WireError) -> (ErrorCode, Option<String>) {
     use ErrorCode as C;
     let msg = |m: &dyn std::fmt::Display| Some(m.to_string());
     match e {
@@ -48,17 +63,8 @@ pub(crate) fn to_wire(e: &WireError, request_id: &str) -> (ErrorCode, Option<Str
         ),
         WireError::Serialization(m) => (C::Serialization, m.clone()),
         WireError::Validation(v) => (C::Validation, msg(v)),
-        WireError::Auth(a) => {
-            let code = match a {
-                AuthError::MissingToken => C::MissingAuthenticationToken,
-                AuthError::Incomplete(_)
-                | AuthError::UnsupportedAlgorithm(_)
-                | AuthError::MissingDate => C::IncompleteSignature,
-                AuthError::UnknownAccessKey => C::UnrecognizedClient,
-                _ => C::InvalidSignature,
-            };
-            (code, msg(a))
-        }
+        WireError::Auth(a) => (auth_code(a), msg(a)),
+        WireError::Throttled => (C::Throttling, Some("Rate exceeded".into())),
         WireError::NotImplemented(op) => (
             C::UnsupportedOperation,
             Some(format!(
@@ -66,36 +72,67 @@ pub(crate) fn to_wire(e: &WireError, request_id: &str) -> (ErrorCode, Option<Str
                 op.name()
             )),
         ),
-        WireError::Service(s) => service_error(s, request_id),
+        WireError::Service(s) => service_error(s),
     }
 }
 
-fn service_error(e: &ServiceError, request_id: &str) -> (ErrorCode, Option<String>) {
+fn auth_code(a: &AuthError) -> ErrorCode {
     use ErrorCode as C;
-    let m = Some(e.to_string());
+    match a {
+        AuthError::MissingToken => C::MissingAuthenticationToken,
+        AuthError::Incomplete(_) | AuthError::UnsupportedAlgorithm(_) | AuthError::MissingDate => {
+            C::IncompleteSignature
+        }
+        AuthError::UnknownAccessKey => C::UnrecognizedClient,
+        AuthError::MalformedCredential(_)
+        | AuthError::ScopeDateMismatch { .. }
+        | AuthError::Expired { .. }
+        | AuthError::NotYetCurrent { .. }
+        | AuthError::UnsignedHeader(_)
+        | AuthError::SignatureMismatch => C::InvalidSignature,
+    }
+}
+
+fn key_code(k: &KeyError) -> ErrorCode {
+    use ErrorCode as C;
+    match k {
+        KeyError::Disabled { .. } => C::Disabled,
+        KeyError::PendingDeletion { .. } | KeyError::NotPendingDeletion { .. } => {
+            C::KmsInvalidState
+        }
+        KeyError::WrongUsage { .. } => C::InvalidKeyUsage,
+        KeyError::OnDemandRotationLimit { .. } => C::LimitExceeded,
+        KeyError::RotationUnsupported { .. } => C::UnsupportedOperation,
+    }
+}
+
+fn policy_code(p: &PolicyError) -> ErrorCode {
+    match p {
+        PolicyError::TooLarge(_) => ErrorCode::LimitExceeded,
+        PolicyError::NotJson(_) | PolicyError::Grammar(_) | PolicyError::InvalidPrincipal => {
+            ErrorCode::MalformedPolicyDocument
+        }
+    }
+}
+
+fn service_error(e: &ServiceError) -> (ErrorCode, Option<String>) {
+    use ErrorCode as C;
     let code = match e {
         ServiceError::Invalid(_) => C::Validation,
-        ServiceError::KeyRef(KeyRefError::InvalidArn(_)) => C::InvalidArn,
-        ServiceError::KeyRef(_) => C::NotFound,
+        ServiceError::KeyRef(r) => match r {
+            KeyRefError::InvalidArn(_) => C::InvalidArn,
+            KeyRefError::InvalidKeyId(_) | KeyRefError::WrongRegion(_) => C::NotFound,
+        },
         ServiceError::KeyNotFound { .. }
         | ServiceError::AliasNotFound { .. }
         | ServiceError::PolicyNotFound => C::NotFound,
-        ServiceError::Key(k) => match k {
-            KeyError::Disabled { .. } => C::Disabled,
-            KeyError::PendingDeletion { .. } | KeyError::NotPendingDeletion { .. } => {
-                C::KmsInvalidState
-            }
-            KeyError::WrongUsage { .. } => C::InvalidKeyUsage,
-            KeyError::OnDemandRotationLimit { .. } => C::LimitExceeded,
-            _ => C::UnsupportedOperation,
-        },
+        ServiceError::Key(k) => key_code(k),
         ServiceError::InvalidCiphertext => return (C::InvalidCiphertext, None),
         ServiceError::IncorrectKey => C::IncorrectKey,
         ServiceError::AliasExists { .. } => C::AlreadyExists,
         ServiceError::ReservedAlias => return (C::NotAuthorized, None),
         ServiceError::AliasLimit { .. } => C::LimitExceeded,
-        ServiceError::Policy(PolicyError::TooLarge(_)) => C::LimitExceeded,
-        ServiceError::Policy(_) => C::MalformedPolicyDocument,
+        ServiceError::Policy(p) => policy_code(p),
         ServiceError::Tag(_) => C::Tag,
         ServiceError::Unsupported(_) => C::UnsupportedOperation,
         ServiceError::IncompatibleAlgorithm { .. } => C::InvalidKeyUsage,
@@ -103,20 +140,17 @@ fn service_error(e: &ServiceError, request_id: &str) -> (ErrorCode, Option<Strin
         ServiceError::CustomKeyStoreNotFound(_) => C::CustomKeyStoreNotFound,
         ServiceError::InvalidMarker => C::InvalidMarker,
         ServiceError::DryRun => C::DryRunOperation,
-        ServiceError::AccessDenied { .. } => C::AccessDenied,
-        ServiceError::Internal(cause) => {
-            tracing::error!(request_id, error = ?cause, "internal error");
+        ServiceError::AccessDenied { .. } | ServiceError::CiphertextKeyUnavailable => {
+            C::AccessDenied
+        }
+        ServiceError::Internal(_) => {
             return (
                 C::KmsInternal,
                 Some("An internal error occurred. The request was not completed.".into()),
-            );
-        }
-        _ => {
-            tracing::error!(request_id, error = ?e, "unmapped service error");
-            return (C::KmsInternal, Some("An internal error occurred.".into()));
+            )
         }
     };
-    (code, m)
+    (code, Some(e.to_string()))
 }
 
 #[cfg(test)]
@@ -125,24 +159,44 @@ mod tests {
 
     #[test]
     fn statuses_and_messages() {
-        let (c, m) = to_wire(&WireError::Service(ServiceError::InvalidCiphertext), "r");
+        let (c, m) = to_wire(&WireError::Service(ServiceError::InvalidCiphertext));
         assert_eq!(
             (c.as_str(), c.http_status(), m),
             ("InvalidCiphertextException", 400, None)
         );
-        let (c, m) = to_wire(
-            &WireError::Service(ServiceError::Key(KeyError::Disabled { arn: "A".into() })),
-            "r",
-        );
+        let (c, m) = to_wire(&WireError::Service(ServiceError::Key(KeyError::Disabled {
+            arn: "A".into(),
+        })));
         assert_eq!(
             (c.as_str(), m.as_deref()),
             ("DisabledException", Some("A is disabled."))
         );
-        let (c, _) = to_wire(&WireError::Auth(AuthError::UnknownAccessKey), "r");
+        let (c, _) = to_wire(&WireError::Auth(AuthError::UnknownAccessKey));
         assert_eq!(c.as_str(), "UnrecognizedClientException");
-        let (c, _) = to_wire(&WireError::Auth(AuthError::SignatureMismatch), "r");
+        let (c, _) = to_wire(&WireError::Auth(AuthError::SignatureMismatch));
         assert_eq!(c.as_str(), "InvalidSignatureException");
-        let (c, m) = to_wire(&WireError::UnknownOperation, "r");
+        let (c, m) = to_wire(&WireError::UnknownOperation);
         assert_eq!((c.as_str(), m), ("UnknownOperationException", None));
+        let (c, m) = to_wire(&WireError::Throttled);
+        assert_eq!(
+            (c.as_str(), c.http_status(), m.as_deref()),
+            ("ThrottlingException", 400, Some("Rate exceeded"))
+        );
+        let (c, _) = to_wire(&WireError::Service(ServiceError::DryRun));
+        assert_eq!(
+            (c.as_str(), c.http_status()),
+            ("DryRunOperationException", 400)
+        );
+    }
+
+    #[test]
+    fn internal_errors_say_nothing_specific() {
+        let e = WireError::Service(ServiceError::Internal(
+            trent_service::InternalError::Crypto(trent_core::CryptoError::InvalidKey),
+        ));
+        assert!(e.internal());
+        let (c, m) = to_wire(&e);
+        assert_eq!(c.as_str(), "KMSInternalException");
+        assert!(!m.unwrap().contains("invalid key"));
     }
 }

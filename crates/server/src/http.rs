@@ -1,18 +1,29 @@
 //! The HTTP adapter: AWS JSON 1.1 on `POST /`, routed on `X-Amz-Target`.
+//!
+//! A request goes through, in order: routing (method, content type,
+//! target), the header-only authentication checks, the body-size cap and
+//! the shared body budget, reading the body, signature verification, and the
+//! operation. Everything before reading the body costs a few microseconds
+//! and no buffering, so a client without credentials cannot make the server
+//! hold its body.
 
 use crate::auth::{Authenticator, SignedRequest};
 use crate::errors::{to_wire, WireError};
-use bytes::Bytes;
+use crate::limits::Gate;
+use bytes::Buf;
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use serde::Serialize;
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use trent_core::{CryptoProvider, ManualClock};
 use trent_proto::{Operation, Validate};
 use trent_service::{Caller, Kms, ServiceError};
+use zeroize::Zeroizing;
 
 /// Shared by every connection.
 #[derive(Debug)]
@@ -23,15 +34,27 @@ pub struct AppState {
     pub auth: Authenticator,
     /// Request ids.
     pub request_ids: RequestIds,
-    /// Body limit.
-    pub max_body_bytes: usize,
+    /// Connection and body caps.
+    pub gate: Arc<Gate>,
     /// The test clock, when `--unsafe-test-clock` is on.
-    pub test_clock: Option<Arc<ManualClock>>,
+    pub test_clock: Option<TestClock>,
+}
+
+/// The test-only clock and the token that guards its endpoint.
+#[derive(Debug)]
+pub struct TestClock {
+    /// The clock.
+    pub clock: Arc<ManualClock>,
+    /// Random, printed in the log at start-up; the endpoint wants it in
+    /// [`TEST_CLOCK_TOKEN_HEADER`].
+    pub token: String,
 }
 
 const JSON_11: &str = "application/x-amz-json-1.1";
 /// The test-only clock endpoint.
 pub const TEST_CLOCK_PATH: &str = "/trent-test/clock";
+/// The header that carries the test clock's token.
+pub const TEST_CLOCK_TOKEN_HEADER: &str = "x-trent-test-clock-token";
 
 /// Request ids: UUID-shaped, unique per process run. A random 64-bit prefix
 /// chosen at start-up and a counter, so making one costs no RNG call.
@@ -73,8 +96,60 @@ impl RequestIds {
     }
 }
 
-fn respond(status: u16, request_id: &str, body: Bytes) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(body));
+/// A response body that Trent owns to the end: zeroized when hyper is done
+/// with it, since it may hold plaintext or a data key. (What hyper or rustls
+/// copy into their own buffers on the way out is theirs; see
+/// `docs/security.md`.)
+#[derive(Debug)]
+pub struct ResponseBody(Option<SecretBuf>);
+
+/// The bytes of a [`ResponseBody`], zeroized on drop.
+#[derive(Debug)]
+pub struct SecretBuf {
+    bytes: Zeroizing<Vec<u8>>,
+    pos: usize,
+}
+
+impl ResponseBody {
+    fn new(bytes: Zeroizing<Vec<u8>>) -> Self {
+        ResponseBody((!bytes.is_empty()).then_some(SecretBuf { bytes, pos: 0 }))
+    }
+}
+
+impl Buf for SecretBuf {
+    fn remaining(&self) -> usize {
+        self.bytes.len() - self.pos
+    }
+    fn chunk(&self) -> &[u8] {
+        &self.bytes[self.pos..]
+    }
+    fn advance(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.bytes.len());
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = SecretBuf;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<SecretBuf>, Infallible>>> {
+        Poll::Ready(self.get_mut().0.take().map(|b| Ok(Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.0.as_ref().map_or(0, |b| b.remaining() as u64))
+    }
+}
+
+fn respond(status: u16, request_id: &str, body: Zeroizing<Vec<u8>>) -> Response<ResponseBody> {
+    let mut r = Response::new(ResponseBody::new(body));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
     h.insert(
@@ -87,8 +162,11 @@ fn respond(status: u16, request_id: &str, body: Bytes) -> Response<Full<Bytes>> 
     r
 }
 
-fn error_response(e: &WireError, request_id: &str) -> Response<Full<Bytes>> {
-    let (code, message) = to_wire(e, request_id);
+fn error_response(e: &WireError, request_id: &str) -> Response<ResponseBody> {
+    if e.internal() {
+        tracing::error!(request_id, error = ?e, "internal error");
+    }
+    let (code, message) = to_wire(e);
     #[derive(Serialize)]
     struct Body<'a> {
         #[serde(rename = "__type")]
@@ -102,19 +180,40 @@ fn error_response(e: &WireError, request_id: &str) -> Response<Full<Bytes>> {
     })
     .unwrap_or_default();
     tracing::debug!(request_id, error = code.as_str(), "request failed");
-    respond(code.http_status(), request_id, Bytes::from(body))
+    let mut r = respond(code.http_status(), request_id, Zeroizing::new(body));
+    if matches!(e, WireError::Auth(_) | WireError::Throttled) {
+        // A caller that could not authenticate, or could not be served for
+        // lack of room, does not keep a connection (and its buffers) open.
+        r.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
+    r
 }
 
 /// Handle one HTTP request.
 pub async fn handle(
     state: Arc<AppState>,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<ResponseBody>, Infallible> {
     let rid = state.request_ids.next();
     match handle_inner(&state, req, &rid).await {
         Ok(body) => Ok(respond(200, &rid, body)),
         Err(e) => Ok(error_response(&e, &rid)),
     }
+}
+
+/// Answer every request with `ThrottlingException`: a connection admitted
+/// past the cap, for which no room came in time.
+pub async fn throttled(
+    state: Arc<AppState>,
+    _req: Request<Incoming>,
+) -> Result<Response<ResponseBody>, Infallible> {
+    Ok(error_response(
+        &WireError::Throttled,
+        &state.request_ids.next(),
+    ))
 }
 
 /// How long a request body may take to arrive.
@@ -124,34 +223,92 @@ async fn handle_inner(
     state: &AppState,
     req: Request<Incoming>,
     rid: &str,
-) -> Result<Bytes, WireError> {
+) -> Result<Zeroizing<Vec<u8>>, WireError> {
     let (parts, body) = req.into_parts();
     if parts.uri.path() == TEST_CLOCK_PATH {
         if let Some(clock) = &state.test_clock {
-            return test_clock(state, clock, parts.uri.query().unwrap_or("")).await;
+            return test_clock(state, clock, &parts).await;
         }
     }
     let op = route(&parts)?;
+    let pending = state
+        .auth
+        .pre_authenticate(&parts.headers, time::OffsetDateTime::now_utc())
+        .map_err(WireError::Auth)?;
+    let max = state.gate.limits().max_body_bytes;
+    let declared = declared_length(&parts)?;
+    if declared.is_some_and(|n| n > max) {
+        return Err(WireError::TooLarge(max));
+    }
+    let expected = declared.unwrap_or(max);
+    let _budget = state
+        .gate
+        .body_budget(expected)
+        .await
+        .ok_or(WireError::Throttled)?;
+    let body = read_body(body, max, expected).await?;
+    let caller = pending
+        .finish(
+            &SignedRequest {
+                method: parts.method.as_str(),
+                path: parts.uri.path(),
+                query: parts.uri.query().unwrap_or(""),
+                headers: &parts.headers,
+                body: &body,
+            },
+            rid.to_string(),
+        )
+        .map_err(WireError::Auth)?;
+    dispatch(&state.kms, &caller, op, &body).await
+}
+
+/// `Content-Length`, if the request declares one.
+fn declared_length(parts: &http::request::Parts) -> Result<Option<usize>, WireError> {
+    match parts.headers.get(http::header::CONTENT_LENGTH) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .map(Some)
+            .ok_or(WireError::Serialization(None)),
+    }
+}
+
+/// Read a body of at most `max` bytes into a buffer Trent owns and zeroizes
+/// (it may hold plaintext). `expected` is the declared length, so the buffer
+/// is allocated once; a body without one grows by copying into a new
+/// zeroizing buffer, never by a reallocation that would leave a copy behind.
+async fn read_body(
+    mut body: Incoming,
+    max: usize,
+    expected: usize,
+) -> Result<Zeroizing<Vec<u8>>, WireError> {
+    let read = async {
+        let mut buf = Zeroizing::new(Vec::with_capacity(expected.min(max)));
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|_| WireError::Serialization(None))?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            let len = buf.len() + data.len();
+            if len > max {
+                return Err(WireError::TooLarge(max));
+            }
+            if len > buf.capacity() {
+                let mut bigger = Zeroizing::new(Vec::with_capacity((len * 2).min(max)));
+                bigger.extend_from_slice(&buf);
+                buf = bigger;
+            }
+            buf.extend_from_slice(&data);
+        }
+        Ok(buf)
+    };
     // A client that stops sending mid-body does not hold the connection
     // (and the buffered part) for ever.
-    let collected = tokio::time::timeout(
-        BODY_READ_TIMEOUT,
-        Limited::new(body, state.max_body_bytes).collect(),
-    )
-    .await
-    .map_err(|_| WireError::Serialization(None))?;
-    let body = match collected {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                return Err(WireError::TooLarge(state.max_body_bytes));
-            }
-            return Err(WireError::Serialization(None));
-        }
-    };
-    process(state, &parts, op, &body, rid).await
+    tokio::time::timeout(BODY_READ_TIMEOUT, read)
+        .await
+        .map_err(|_| WireError::Serialization(None))?
 }
 
 /// The operation a request asks for: POST, AWS JSON 1.1, a known target.
@@ -176,31 +333,6 @@ fn route(parts: &http::request::Parts) -> Result<Operation, WireError> {
         .ok_or(WireError::UnknownOperation)
 }
 
-/// Authenticate and run a request whose body has been read.
-async fn process(
-    state: &AppState,
-    parts: &http::request::Parts,
-    op: Operation,
-    body: &[u8],
-    rid: &str,
-) -> Result<Bytes, WireError> {
-    let caller = state
-        .auth
-        .authenticate(
-            &SignedRequest {
-                method: parts.method.as_str(),
-                path: parts.uri.path(),
-                query: parts.uri.query().unwrap_or(""),
-                headers: &parts.headers,
-                body,
-            },
-            time::OffsetDateTime::now_utc(),
-            rid.to_string(),
-        )
-        .map_err(WireError::Auth)?;
-    dispatch(&state.kms, &caller, op, body).await
-}
-
 fn input<'a, T: serde::Deserialize<'a> + Validate>(body: &'a [u8]) -> Result<T, WireError> {
     let t: T = trent_proto::decode(body).map_err(|e| {
         WireError::Serialization(match e.classify() {
@@ -212,27 +344,51 @@ fn input<'a, T: serde::Deserialize<'a> + Validate>(body: &'a [u8]) -> Result<T, 
     Ok(t)
 }
 
-fn output<T: Serialize>(r: Result<T, ServiceError>) -> Result<Bytes, WireError> {
+/// A response without secrets, through serde.
+fn output<T: Serialize>(r: Result<T, ServiceError>) -> Result<Zeroizing<Vec<u8>>, WireError> {
     let v = r?;
     serde_json::to_vec(&v)
-        .map(Bytes::from)
+        .map(Zeroizing::new)
         .map_err(|_| WireError::Serialization(None))
 }
 
-/// The hot-path responses, written without serde (see `trent_proto::json`).
-fn fast<T: trent_proto::json::WriteJson>(r: Result<T, ServiceError>) -> Result<Bytes, WireError> {
+/// A response that carries a secret (GenerateRandom), through serde, into a
+/// buffer large enough that it never reallocates.
+fn secret_output<T: Serialize>(
+    r: Result<T, ServiceError>,
+    capacity: usize,
+) -> Result<Zeroizing<Vec<u8>>, WireError> {
     let v = r?;
-    let mut out = Vec::with_capacity(2048);
+    let mut out = Zeroizing::new(Vec::with_capacity(capacity));
+    serde_json::to_writer(&mut *out, &v).map_err(|_| WireError::Serialization(None))?;
+    Ok(out)
+}
+
+/// The hot-path responses, written without serde (see `trent_proto::json`),
+/// into a buffer sized so that it never reallocates.
+fn fast<T: trent_proto::json::WriteJson>(
+    r: Result<T, ServiceError>,
+) -> Result<Zeroizing<Vec<u8>>, WireError> {
+    let v = r?;
+    let mut out = Zeroizing::new(Vec::with_capacity(v.json_capacity()));
     v.write_json(&mut out);
-    Ok(Bytes::from(out))
+    Ok(out)
 }
 
-fn empty(r: Result<(), ServiceError>) -> Result<Bytes, WireError> {
+fn empty(r: Result<(), ServiceError>) -> Result<Zeroizing<Vec<u8>>, WireError> {
     r?;
-    Ok(Bytes::new())
+    Ok(Zeroizing::new(Vec::new()))
 }
 
-async fn dispatch(kms: &Kms, c: &Caller, op: Operation, body: &[u8]) -> Result<Bytes, WireError> {
+/// GenerateRandom's largest answer: 1,024 bytes in base64, and the name.
+const RANDOM_CAPACITY: usize = 2048;
+
+async fn dispatch(
+    kms: &Kms,
+    c: &Caller,
+    op: Operation,
+    body: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, WireError> {
     use Operation as O;
     match op {
         O::Encrypt => fast(kms.encrypt(c, input(body)?).await),
@@ -243,7 +399,9 @@ async fn dispatch(kms: &Kms, c: &Caller, op: Operation, body: &[u8]) -> Result<B
                 .await,
         ),
         O::ReEncrypt => fast(kms.re_encrypt(c, input(body)?).await),
-        O::GenerateRandom => output(kms.generate_random(c, input(body)?).await),
+        O::GenerateRandom => {
+            secret_output(kms.generate_random(c, input(body)?).await, RANDOM_CAPACITY)
+        }
         O::CreateKey => output(kms.create_key(c, input(body)?).await),
         O::DescribeKey => output(kms.describe_key(c, input(body)?).await),
         O::ListKeys => output(kms.list_keys(c, input(body)?).await),
@@ -272,27 +430,65 @@ async fn dispatch(kms: &Kms, c: &Caller, op: Operation, body: &[u8]) -> Result<B
     }
 }
 
-/// `POST /trent-test/clock?advance_seconds=N`: move the service clock and run
-/// the background sweep at once. Only with `--unsafe-test-clock`.
+/// Whether a `Host` header names this machine's loopback interface.
+fn loopback_host(parts: &http::request::Parts) -> bool {
+    let Some(host) = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        // `[::1]:port`
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `POST /trent-test/clock?advance_seconds=N` with the start-up token:
+/// move the service clock forward and run the background sweep at once.
+/// Only with `--unsafe-test-clock`, which is loopback only. A web page open
+/// on the same machine can reach loopback, so the endpoint also wants POST
+/// (no plain link or image reaches it), a loopback `Host` (no DNS rebinding)
+/// and the token in a header (which a page cannot add without CORS
+/// permission). Time only moves forward.
 async fn test_clock(
     state: &AppState,
-    clock: &ManualClock,
-    query: &str,
-) -> Result<Bytes, WireError> {
-    let secs: i64 = query
+    clock: &TestClock,
+    parts: &http::request::Parts,
+) -> Result<Zeroizing<Vec<u8>>, WireError> {
+    use subtle::ConstantTimeEq;
+    let token_ok = parts
+        .headers
+        .get(TEST_CLOCK_TOKEN_HEADER)
+        .is_some_and(|t| bool::from(t.as_bytes().ct_eq(clock.token.as_bytes())));
+    if parts.method != http::Method::POST || !loopback_host(parts) || !token_ok {
+        return Err(WireError::UnknownOperation);
+    }
+    let secs: i64 = parts
+        .uri
+        .query()
+        .unwrap_or("")
         .split('&')
         .find_map(|p| p.strip_prefix("advance_seconds="))
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    clock.advance(secs.saturating_mul(1000));
+        .filter(|s| *s >= 0)
+        .ok_or(WireError::UnknownOperation)?;
+    clock.clock.advance(secs.saturating_mul(1000));
     let report = state.kms.sweep().await?;
     state.kms.flush_usage().await?;
     let body = serde_json::json!({
-        "now_ms": trent_core::Clock::now(clock),
+        "now_ms": trent_core::Clock::now(&*clock.clock),
         "deleted": report.deleted,
         "rotated": report.rotated,
+        "failed": report.failed,
     });
-    Ok(Bytes::from(body.to_string()))
+    Ok(Zeroizing::new(body.to_string().into_bytes()))
 }
 
 #[cfg(test)]
@@ -330,7 +526,12 @@ mod tests {
             kms: kms.clone(),
             auth: Authenticator::verified(vec![cred]),
             request_ids: RequestIds::new(provider.as_ref()),
-            max_body_bytes: 1 << 20,
+            gate: Arc::new(Gate::new(crate::config::Limits {
+                max_body_bytes: 1 << 20,
+                max_connections: 16,
+                max_buffered_body_bytes: 1 << 26,
+                overload_wait: std::time::Duration::from_secs(1),
+            })),
             test_clock: None,
         };
         let caller = Caller {
@@ -391,13 +592,60 @@ mod tests {
         for _ in 0..n {
             let rid = state.request_ids.next();
             let op = route(&parts).unwrap();
-            let out = process(&state, &parts, op, body.as_bytes(), &rid)
-                .await
+            let pending = state
+                .auth
+                .pre_authenticate(&parts.headers, time::OffsetDateTime::now_utc())
                 .unwrap();
+            let body = Zeroizing::new(body.as_bytes().to_vec());
+            let caller = pending
+                .finish(
+                    &SignedRequest {
+                        method: "POST",
+                        path: "/",
+                        query: "",
+                        headers: &parts.headers,
+                        body: &body,
+                    },
+                    rid,
+                )
+                .unwrap();
+            let out = dispatch(&state.kms, &caller, op, &body).await.unwrap();
             assert!(out.len() > 1400);
         }
         let per = start.elapsed() / n;
         println!("Encrypt 1 KiB pipeline: {per:?} per request on one core");
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        let host = |h: &str| {
+            let (parts, ()) = http::Request::builder()
+                .header("host", h)
+                .body(())
+                .unwrap()
+                .into_parts();
+            loopback_host(&parts)
+        };
+        for ok in [
+            "localhost",
+            "LOCALHOST:8080",
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "[::1]:80",
+            "127.9.9.9:1",
+        ] {
+            assert!(host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:8080",
+            "localhost.evil.example",
+            "10.0.0.1:80",
+            "[::2]:80",
+            "",
+        ] {
+            assert!(!host(bad), "{bad}");
+        }
     }
 
     #[test]

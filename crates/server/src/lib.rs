@@ -11,18 +11,22 @@ mod auth;
 pub mod config;
 mod errors;
 mod http;
+mod limits;
 mod rootkey;
+mod tls;
 
 pub use config::{ConfigError, Overrides, ServeConfig};
+pub use tls::TlsError;
 
-use crate::http::AppState;
-use hyper::server::conn::http1;
+use crate::http::{AppState, TestClock};
+use crate::limits::{Admission, Gate};
+use crate::tls::Tls;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::os::unix::fs::DirBuilderExt;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use trent_core::{Clock, CryptoProvider, ManualClock, SystemClock};
 use trent_crypto::SoftwareProvider;
 use trent_service::{Kms, Settings};
@@ -53,6 +57,9 @@ pub enum ServeError {
     /// The service.
     #[error(transparent)]
     Startup(#[from] trent_service::StartupError),
+    /// TLS.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// Binding the listen address.
     #[error("cannot listen on {addr}")]
     Bind {
@@ -64,8 +71,22 @@ pub enum ServeError {
     },
 }
 
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Request headers must arrive within this (also the idle limit of a
+/// keep-alive HTTP/1.1 connection between requests).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Streams one HTTP/2 connection may run at once.
+const H2_MAX_STREAMS: u32 = 128;
+/// The most one connection buffers of what it reads, outside the body
+/// budget: hyper's HTTP/1.1 read buffer grows to this (its default, 400 KB,
+/// kept for the connection's life, made 1,500 idle connections cost 600 MB),
+/// and HTTP/2's flow-control windows stop a peer from sending more.
+const CONNECTION_READ_BUFFER: usize = 64 * 1024;
+
 /// Run the server until SIGINT or SIGTERM.
 pub async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
+    raise_open_file_limit(cfg.limits.max_connections);
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -93,6 +114,10 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         )
         .await?,
     );
+    let tls = match &cfg.tls {
+        Some(t) => Some(Arc::new(Tls::load(t, &cfg.data_dir)?)),
+        None => None,
+    };
     let auth = match &cfg.credentials {
         Some(creds) => auth::Authenticator::verified(creds.clone()),
         None => auth::Authenticator::development(cfg.dev_account.clone()),
@@ -101,16 +126,23 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         tracing::warn!(
             "DEVELOPMENT MODE: no --config given, so request signatures are NOT verified and any access key is accepted \
              (the server does not know the secrets). Callers act as account {} (or as the account named by a 12-digit access key id). \
-             Start with --config FILE to verify signatures.",
+             Development mode listens on loopback only. Start with --config FILE to verify signatures.",
             cfg.dev_account
         );
     }
-    if test_clock.is_some() {
-        tracing::warn!(
-            "UNSAFE TEST CLOCK: POST {} moves the service clock; never use this outside tests",
-            http::TEST_CLOCK_PATH
-        );
-    }
+    let test_clock = match test_clock {
+        Some(clock) => {
+            let token = hex::encode(random::<16>(provider.as_ref()));
+            tracing::warn!(
+                "UNSAFE TEST CLOCK: POST {} with header {}: {} moves the service clock; never use this outside tests",
+                http::TEST_CLOCK_PATH,
+                http::TEST_CLOCK_TOKEN_HEADER,
+                token
+            );
+            Some(TestClock { clock, token })
+        }
+        None => None,
+    };
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -118,21 +150,34 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
             source,
         })?;
     let local = listener.local_addr().unwrap_or(cfg.listen);
+    let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
         listen = %local,
+        endpoint = %format!("{scheme}://{local}"),
         data_dir = %cfg.data_dir.display(),
         signatures = if auth.verifies() { "verified" } else { "not verified" },
+        tls = tls.as_ref().map_or("off", |t| if t.requires_client_certificates() { "on, client certificates required" } else { "on" }),
         "trent is serving the AWS KMS API"
     );
+    if let Some(ca) = tls.as_ref().and_then(|t| t.dev_ca()) {
+        let ca = std::fs::canonicalize(ca).unwrap_or_else(|_| ca.to_path_buf());
+        tracing::info!(
+            ca = %ca.display(),
+            "development HTTPS: clients must trust this CA; use: export AWS_CA_BUNDLE={}",
+            ca.display()
+        );
+    }
     let background = trent_service::background::spawn(
         kms.clone(),
         Duration::from_secs(cfg.background_interval_secs),
     );
+    let reloader = tls::reload_on_sighup(tls.clone());
+    let gate = Arc::new(Gate::new(cfg.limits));
     let state = Arc::new(AppState {
         kms: kms.clone(),
         auth,
         request_ids: http::RequestIds::new(provider.as_ref()),
-        max_body_bytes: cfg.max_body_bytes,
+        gate: gate.clone(),
         test_clock,
     });
     let shutdown = shutdown_signal();
@@ -140,37 +185,150 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(s) => s,
+                let stream = match accepted {
+                    Ok((s, _)) => s,
                     Err(e) => {
+                        // Out of file descriptors, most likely: let
+                        // connections finish before trying again.
                         tracing::warn!(error = %e, "accept failed");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 };
+                let admission = gate.admit();
+                if matches!(admission, Admission::Refuse) {
+                    continue;
+                }
                 let _ = stream.set_nodelay(true);
-                let state = state.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req| http::handle(state.clone(), req));
-                    // Headers must arrive within 30 s (hyper's timer-driven
-                    // limit), so idle half-open requests do not pile up.
-                    let _ = http1::Builder::new()
-                        .keep_alive(true)
-                        .timer(hyper_util::rt::TokioTimer::new())
-                        .header_read_timeout(Duration::from_secs(30))
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
+                let acceptor = tls.as_ref().map(|t| t.acceptor());
+                tokio::spawn(connection(state.clone(), stream, acceptor, admission));
             }
             _ = &mut shutdown => break,
         }
     }
     tracing::info!("shutting down");
     background.abort();
+    reloader.abort();
     if let Err(e) = kms.flush_usage().await {
         tracing::error!(error = ?e, "flushing key usage at shutdown failed");
     }
     Ok(())
+}
+
+fn random<const N: usize>(provider: &dyn CryptoProvider) -> [u8; N] {
+    let mut b = [0u8; N];
+    if provider.fill_random(&mut b).is_err() {
+        // Only the test clock's token comes from here; without randomness
+        // the service itself cannot run anyway.
+        tracing::error!("the random number generator failed");
+    }
+    b
+}
+
+/// Serve one connection: TLS handshake if configured, then HTTP/1.1 (or
+/// HTTP/2 when ALPN chose it). A connection admitted past the cap waits for
+/// a slot, and if none comes in time, is answered `ThrottlingException`.
+async fn connection(
+    state: Arc<AppState>,
+    stream: TcpStream,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    admission: Admission,
+) {
+    let (_permit, throttle) = match admission {
+        Admission::Serve(p) => (p, false),
+        Admission::Overflow(o) => match state.gate.wait_for_connection().await {
+            Some(p) => (p, false),
+            None => (o, true),
+        },
+        Admission::Refuse => return,
+    };
+    match tls {
+        None => serve_http1(state, TokioIo::new(stream), throttle).await,
+        Some(acceptor) => {
+            let stream =
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+            if h2 {
+                serve_http2(state, TokioIo::new(stream), throttle).await;
+            } else {
+                serve_http1(state, TokioIo::new(stream), throttle).await;
+            }
+        }
+    }
+}
+
+async fn serve_http1<I>(state: Arc<AppState>, io: I, throttle: bool)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .keep_alive(!throttle)
+        .max_buf_size(CONNECTION_READ_BUFFER)
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let _ = if throttle {
+        builder
+            .serve_connection(io, service_fn(move |r| http::throttled(state.clone(), r)))
+            .await
+    } else {
+        builder
+            .serve_connection(io, service_fn(move |r| http::handle(state.clone(), r)))
+            .await
+    };
+}
+
+async fn serve_http2<I>(state: Arc<AppState>, io: I, throttle: bool)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(if throttle { 1 } else { H2_MAX_STREAMS })
+        .initial_stream_window_size(CONNECTION_READ_BUFFER as u32)
+        .initial_connection_window_size(2 * CONNECTION_READ_BUFFER as u32)
+        .max_header_list_size(CONNECTION_READ_BUFFER as u32)
+        .keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(10));
+    let result = if throttle {
+        tokio::time::timeout(
+            HANDSHAKE_TIMEOUT,
+            builder.serve_connection(io, service_fn(move |r| http::throttled(state.clone(), r))),
+        )
+        .await
+        .ok()
+    } else {
+        Some(
+            builder
+                .serve_connection(io, service_fn(move |r| http::handle(state.clone(), r)))
+                .await,
+        )
+    };
+    let _ = result;
+}
+
+/// Each connection is a file descriptor: raise the soft limit toward the
+/// hard one so that `max_connections` can be reached, and say so when it
+/// cannot.
+fn raise_open_file_limit(max_connections: usize) {
+    let want = (max_connections as u64).saturating_add(256);
+    match rlimit::increase_nofile_limit(want) {
+        Ok(got) if got < want => tracing::warn!(
+            open_files = got,
+            max_connections,
+            "the open-file limit is below max_connections; raise it (ulimit -n) or lower max_connections"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read or raise the open-file limit"),
+    }
 }
 
 async fn shutdown_signal() {
@@ -284,7 +442,7 @@ pub async fn serve_hello(addr: std::net::SocketAddr) -> std::io::Result<()> {
                     Bytes::from_static(b"{\"hello\":\"world\"}"),
                 )))
             });
-            let _ = http1::Builder::new()
+            let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)
                 .await;
         });

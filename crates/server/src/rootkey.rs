@@ -113,6 +113,7 @@ fn key_file(path: &Path, may_create: bool) -> Result<SoftRootKey, RootKeyError> 
 async fn passphrase_key(
     passphrase: Zeroizing<Vec<u8>>,
     store: &dyn KeyStore,
+    fresh_store: bool,
 ) -> Result<SoftRootKey, RootKeyError> {
     let trimmed_len = passphrase
         .iter()
@@ -121,18 +122,38 @@ async fn passphrase_key(
     if trimmed_len == 0 {
         return Err(RootKeyError::EmptyPassphrase);
     }
-    let mut salt = [0u8; 16];
-    trent_core::CryptoProvider::fill_random(&trent_crypto::SoftwareProvider::new(), &mut salt)
-        .map_err(RootKeyError::Crypto)?;
-    store
-        .put_meta_if_absent(SALT_META, &salt)
-        .await
-        .map_err(RootKeyError::Store)?;
-    let salt = store
+    let salt = match store
         .get_meta(SALT_META)
         .await
         .map_err(RootKeyError::Store)?
-        .unwrap_or_else(|| salt.to_vec());
+    {
+        Some(salt) => salt,
+        None => {
+            let mut salt = [0u8; 16];
+            trent_core::CryptoProvider::fill_random(
+                &trent_crypto::SoftwareProvider::new(),
+                &mut salt,
+            )
+            .map_err(RootKeyError::Crypto)?;
+            if !fresh_store {
+                // The store was written under another root key source: the
+                // key derived here cannot match, and the start will be
+                // refused. A refused start writes nothing, so this salt is
+                // not stored.
+                salt.to_vec()
+            } else {
+                store
+                    .put_meta_if_absent(SALT_META, &salt)
+                    .await
+                    .map_err(RootKeyError::Store)?;
+                store
+                    .get_meta(SALT_META)
+                    .await
+                    .map_err(RootKeyError::Store)?
+                    .unwrap_or_else(|| salt.to_vec())
+            }
+        }
+    };
     let pass = Zeroizing::new(passphrase[..trimmed_len].to_vec());
     let key = tokio::task::spawn_blocking(move || stretch_passphrase(&pass, &salt))
         .await
@@ -155,6 +176,12 @@ pub async fn load(cfg: &ServeConfig, store: &dyn KeyStore) -> Result<SoftRootKey
         .map_err(RootKeyError::Store)?
         .is_none();
     if let Some(path) = &src.file {
+        if cfg.root_key.is_some() && path.starts_with(&cfg.data_dir) {
+            tracing::warn!(
+                path = %path.display(),
+                "the root key file is inside the data directory: a copy of that directory holds everything needed to read the keys; keep the root key elsewhere"
+            );
+        }
         return key_file(path, fresh_store);
     }
     if let Some(var) = &src.env {
@@ -168,14 +195,19 @@ pub async fn load(cfg: &ServeConfig, store: &dyn KeyStore) -> Result<SoftRootKey
     if let Some(var) = &src.passphrase_env {
         let value =
             Zeroizing::new(std::env::var(var).map_err(|_| RootKeyError::EnvMissing(var.clone()))?);
-        return passphrase_key(Zeroizing::new(value.as_bytes().to_vec()), store).await;
+        return passphrase_key(
+            Zeroizing::new(value.as_bytes().to_vec()),
+            store,
+            fresh_store,
+        )
+        .await;
     }
     if let Some(path) = &src.passphrase_file {
         let bytes = std::fs::read(path).map_err(|source| RootKeyError::Io {
             path: path.clone(),
             source,
         })?;
-        return passphrase_key(Zeroizing::new(bytes), store).await;
+        return passphrase_key(Zeroizing::new(bytes), store, fresh_store).await;
     }
     key_file(&cfg.data_dir.join(DEV_KEY_FILE), fresh_store)
 }

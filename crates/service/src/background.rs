@@ -18,6 +18,9 @@ pub struct SweepReport {
     pub deleted: usize,
     /// Keys rotated.
     pub rotated: usize,
+    /// Keys that were due but could not be handled (logged one by one; tried
+    /// again at the next sweep).
+    pub failed: usize,
 }
 
 /// Keys handled per store query.
@@ -25,57 +28,103 @@ const BATCH: usize = 500;
 /// Store queries per sweep at most (a backlog is finished next time).
 const MAX_BATCHES: usize = 200;
 
+/// What happened to one due key.
+enum Outcome {
+    Deleted,
+    Rotated,
+    /// Not due any more, gone, or changed by someone else meanwhile.
+    Nothing,
+}
+
 impl Kms {
     /// Destroy every key whose deletion date has passed and rotate every key
     /// whose automatic rotation is due.
+    ///
+    /// A key that cannot be handled (a corrupt record, material that does
+    /// not unwrap, a store error on that key) is logged, counted and skipped:
+    /// one bad record must not hold back every other deletion and rotation.
+    /// Only a failure to list the due keys ends the sweep with an error.
     pub async fn sweep(&self) -> Result<SweepReport, ServiceError> {
         let now = self.clock.now();
         let mut report = SweepReport::default();
+        let mut failed = std::collections::HashSet::new();
         for _ in 0..MAX_BATCHES {
-            let due = self.store.due_keys(now, BATCH).await?;
+            // Failed keys stay due, and due keys come oldest first: ask for
+            // enough to see a full batch past them.
+            let due = self.store.due_keys(now, BATCH + failed.len()).await?;
+            let fresh: Vec<_> = due.iter().filter(|l| !failed.contains(*l)).collect();
             let mut progressed = 0;
-            for loc in &due {
-                let Some(rec) = self.store.get_key(loc).await? else {
-                    continue;
-                };
-                if rec.deletion_due(now) {
-                    match self.store.delete_key(loc, rec.revision).await {
-                        Ok(()) => {
-                            self.cache.invalidate(loc);
-                            self.cache.invalidate_aliases_of(loc);
-                            tracing::info!(key = %loc.arn(), "key deleted at the end of its waiting period");
-                            report.deleted += 1;
-                            progressed += 1;
-                        }
-                        Err(StoreError::Conflict | StoreError::NotFound) => {}
-                        Err(e) => return Err(e.into()),
+            for loc in &fresh {
+                match self.sweep_key(loc, now).await {
+                    Ok(Outcome::Deleted) => {
+                        report.deleted += 1;
+                        progressed += 1;
                     }
-                } else if rec.rotation_due(now) {
-                    let (material_id, wrapped) =
-                        self.new_material(loc, rec.next_version_number())?;
-                    let next = rec.rotate(
-                        now,
-                        trent_proto::RotationType::Automatic,
-                        material_id,
-                        wrapped,
-                    )?;
-                    match self.store.update_key(&next).await {
-                        Ok(()) => {
-                            self.cache.invalidate(loc);
-                            tracing::info!(key = %loc.arn(), version = next.current().number, "key rotated automatically");
-                            report.rotated += 1;
-                            progressed += 1;
-                        }
-                        Err(StoreError::Conflict | StoreError::NotFound) => {}
-                        Err(e) => return Err(e.into()),
+                    Ok(Outcome::Rotated) => {
+                        report.rotated += 1;
+                        progressed += 1;
+                    }
+                    Ok(Outcome::Nothing) => {}
+                    Err(e) => {
+                        tracing::error!(key = %loc.arn(), error = ?e, "background sweep could not handle a due key; skipping it");
+                        report.failed += 1;
+                        failed.insert((*loc).clone());
                     }
                 }
             }
-            if due.len() < BATCH || progressed == 0 {
+            if fresh.len() < BATCH || progressed == 0 {
                 break;
             }
         }
+        if report.deleted > 0 {
+            // Destroyed means gone from the store's files too, not only from
+            // its tables.
+            if let Err(e) = self.store.purge().await {
+                tracing::error!(error = ?e, "purging deleted records from the store's files failed");
+            }
+        }
         Ok(report)
+    }
+
+    async fn sweep_key(
+        &self,
+        loc: &trent_core::ids::KeyLocator,
+        now: trent_core::Millis,
+    ) -> Result<Outcome, ServiceError> {
+        let Some(rec) = self.store.get_key(loc).await? else {
+            return Ok(Outcome::Nothing);
+        };
+        if rec.deletion_due(now) {
+            return match self.store.delete_key(loc, rec.revision).await {
+                Ok(()) => {
+                    self.cache.invalidate(loc);
+                    self.cache.invalidate_aliases_of(loc);
+                    tracing::info!(key = %loc.arn(), "key deleted at the end of its waiting period");
+                    Ok(Outcome::Deleted)
+                }
+                Err(StoreError::Conflict | StoreError::NotFound) => Ok(Outcome::Nothing),
+                Err(e) => Err(e.into()),
+            };
+        }
+        if !rec.rotation_due(now) {
+            return Ok(Outcome::Nothing);
+        }
+        let (material_id, wrapped) = self.new_material(loc, rec.next_version_number())?;
+        let next = rec.rotate(
+            now,
+            trent_proto::RotationType::Automatic,
+            material_id,
+            wrapped,
+        )?;
+        match self.store.update_key(&next).await {
+            Ok(()) => {
+                self.cache.invalidate(loc);
+                tracing::info!(key = %loc.arn(), version = next.current().number, "key rotated automatically");
+                Ok(Outcome::Rotated)
+            }
+            Err(StoreError::Conflict | StoreError::NotFound) => Ok(Outcome::Nothing),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Write pending last-use records to the store, in key order and in

@@ -99,7 +99,8 @@ pub enum Unsupported {
 
 /// Every failure of a service operation.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
+// Exhaustive on purpose: the wire table matches every variant, so a new
+// one does not compile until it is given its AWS error code.
 pub enum ServiceError {
     /// `ValidationException`.
     #[error("{0}")]
@@ -190,6 +191,12 @@ pub enum ServiceError {
         /// The key ARN.
         resource: String,
     },
+    /// `AccessDeniedException` for a Decrypt or ReEncrypt that named no key
+    /// and whose blob names a key the caller cannot use: one that does not
+    /// exist in this account and region, or that the caller may not use. One
+    /// answer for both, so a blob does not reveal whether its key exists.
+    #[error("The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")]
+    CiphertextKeyUnavailable,
     /// `KMSInternalException`: logged in full, reported generically.
     #[error("internal error")]
     Internal(#[source] InternalError),

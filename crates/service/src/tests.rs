@@ -6,16 +6,19 @@ use trent_core::{KeyError, ManualClock, DAY_MS};
 use trent_crypto::{SoftRootKey, SoftwareProvider};
 use trent_proto::ops::*;
 use trent_proto::*;
-use trent_store::MemoryStore;
+use trent_store::{KeyStore, MemoryStore, StoreError};
 
 struct Env {
     kms: Arc<Kms>,
     clock: Arc<ManualClock>,
-    store: Arc<MemoryStore>,
+    store: Arc<dyn KeyStore>,
 }
 
 async fn env() -> Env {
-    let store = Arc::new(MemoryStore::new());
+    env_on(Arc::new(MemoryStore::new())).await
+}
+
+async fn env_on(store: Arc<dyn KeyStore>) -> Env {
     let clock = Arc::new(ManualClock::new());
     let (root, _) = SoftRootKey::generate().unwrap();
     let kms = Kms::new(
@@ -140,10 +143,9 @@ async fn every_changed_byte_is_refused() {
         b[i] ^= 0x01;
         match decrypt(&e.kms, &b, None, None).await {
             Err(ServiceError::InvalidCiphertext) => {}
-            // A changed key id or account names a key that does not exist,
-            // or (account) belongs to another account.
-            Err(ServiceError::KeyNotFound { .. } | ServiceError::AccessDenied { .. })
-                if (4..29).contains(&i) => {}
+            // A changed key id or account names a key that does not exist
+            // here or belongs to another account: one answer for both.
+            Err(ServiceError::CiphertextKeyUnavailable) if (4..29).contains(&i) => {}
             other => panic!("byte {i}: {other:?}"),
         }
     }
@@ -230,9 +232,120 @@ async fn rotation_keeps_old_versions_and_uses_the_newest() {
     );
 }
 
-#[tokio::test]
+/// A store that pauses between a read and the write that follows it, so
+/// that concurrent requests really interleave (an in-memory store never
+/// yields, and on a current-thread runtime nothing would race), and that
+/// can be told to fail reads of one key.
+#[derive(Debug, Default)]
+struct InterleavingStore {
+    inner: MemoryStore,
+    pause: std::time::Duration,
+    broken: std::sync::Mutex<Option<KeyLocator>>,
+}
+
+#[async_trait::async_trait]
+impl KeyStore for InterleavingStore {
+    async fn insert_key(&self, r: &trent_core::key::KeyRecord) -> Result<(), StoreError> {
+        self.inner.insert_key(r).await
+    }
+    async fn get_key(
+        &self,
+        l: &KeyLocator,
+    ) -> Result<Option<trent_core::key::KeyRecord>, StoreError> {
+        if self.broken.lock().unwrap().as_ref() == Some(l) {
+            return Err(StoreError::Backend("injected failure".into()));
+        }
+        let r = self.inner.get_key(l).await;
+        tokio::time::sleep(self.pause).await;
+        r
+    }
+    async fn update_key(&self, r: &trent_core::key::KeyRecord) -> Result<(), StoreError> {
+        tokio::time::sleep(self.pause).await;
+        self.inner.update_key(r).await
+    }
+    async fn delete_key(&self, l: &KeyLocator, rev: u64) -> Result<(), StoreError> {
+        self.inner.delete_key(l, rev).await
+    }
+    async fn list_keys(
+        &self,
+        r: &Region,
+        a: &AccountId,
+        after: Option<&trent_core::ids::KeyId>,
+        limit: usize,
+    ) -> Result<Vec<trent_core::ids::KeyId>, StoreError> {
+        self.inner.list_keys(r, a, after, limit).await
+    }
+    async fn due_keys(&self, now: i64, limit: usize) -> Result<Vec<KeyLocator>, StoreError> {
+        self.inner.due_keys(now, limit).await
+    }
+    async fn insert_alias(&self, a: &trent_core::alias::AliasRecord) -> Result<(), StoreError> {
+        self.inner.insert_alias(a).await
+    }
+    async fn get_alias(
+        &self,
+        r: &Region,
+        a: &AccountId,
+        n: &trent_core::ids::AliasName,
+    ) -> Result<Option<trent_core::alias::AliasRecord>, StoreError> {
+        self.inner.get_alias(r, a, n).await
+    }
+    async fn update_alias(&self, a: &trent_core::alias::AliasRecord) -> Result<(), StoreError> {
+        self.inner.update_alias(a).await
+    }
+    async fn delete_alias(
+        &self,
+        r: &Region,
+        a: &AccountId,
+        n: &trent_core::ids::AliasName,
+    ) -> Result<(), StoreError> {
+        self.inner.delete_alias(r, a, n).await
+    }
+    async fn list_aliases(
+        &self,
+        r: &Region,
+        a: &AccountId,
+        t: Option<&trent_core::ids::KeyId>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<trent_core::alias::AliasRecord>, StoreError> {
+        self.inner.list_aliases(r, a, t, after, limit).await
+    }
+    async fn record_usage(&self, u: &[trent_store::UsageRecord]) -> Result<(), StoreError> {
+        self.inner.record_usage(u).await
+    }
+    async fn get_usage(
+        &self,
+        l: &KeyLocator,
+    ) -> Result<Option<trent_store::UsageRecord>, StoreError> {
+        self.inner.get_usage(l).await
+    }
+    async fn get_meta(&self, n: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get_meta(n).await
+    }
+    async fn put_meta_if_absent(&self, n: &str, v: &[u8]) -> Result<bool, StoreError> {
+        self.inner.put_meta_if_absent(n, v).await
+    }
+}
+
+fn locator(key: &str) -> KeyLocator {
+    KeyLocator {
+        region: caller().region,
+        account: caller().account,
+        key_id: trent_core::ids::KeyId::parse(key).unwrap(),
+    }
+}
+
+/// Ten on-demand rotations at once, on two worker threads, over a store
+/// that pauses between each read and write: they conflict, and the
+/// compare-and-swap retry in `Kms::update` must turn every conflict into a
+/// retry. With the retry removed (one attempt), most of them fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_on_demand_rotations_lose_no_version() {
-    let e = env().await;
+    let store = Arc::new(InterleavingStore {
+        pause: std::time::Duration::from_millis(2),
+        ..Default::default()
+    });
+    let e = env_on(store.clone()).await;
     let key = new_key(&e.kms).await;
     let mut tasks = Vec::new();
     for _ in 0..10 {
@@ -241,21 +354,93 @@ async fn concurrent_on_demand_rotations_lose_no_version() {
         tasks.push(tokio::spawn(async move {
             kms.rotate_key_on_demand(&caller(), KeyIdRequest { key_id: Some(key) })
                 .await
-                .unwrap();
         }));
     }
+    let mut failures = Vec::new();
     for t in tasks {
-        t.await.unwrap();
+        if let Err(err) = t.await.unwrap() {
+            failures.push(err);
+        }
     }
-    let loc = KeyLocator {
-        region: caller().region,
-        account: caller().account,
-        key_id: trent_core::ids::KeyId::parse(&key).unwrap(),
+    assert!(failures.is_empty(), "{failures:?}");
+    let rec = e.store.get_key(&locator(&key)).await.unwrap().unwrap();
+    assert_eq!(rec.versions.len(), 11);
+    assert_eq!(rec.revision, 11, "every rotation wrote on top of the last");
+}
+
+/// One key whose record cannot be read does not stop the sweep: the other
+/// due keys are rotated and deleted, and the bad one is counted.
+#[tokio::test]
+async fn sweep_goes_on_past_a_key_it_cannot_process() {
+    let store = Arc::new(InterleavingStore::default());
+    let e = env_on(store.clone()).await;
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        let key = new_key(&e.kms).await;
+        e.kms
+            .enable_key_rotation(
+                &caller(),
+                EnableKeyRotationRequest {
+                    key_id: Some(key.clone()),
+                    rotation_period_in_days: Some(90),
+                },
+            )
+            .await
+            .unwrap();
+        keys.push(key);
+    }
+    let doomed = new_key(&e.kms).await;
+    e.kms
+        .schedule_key_deletion(
+            &caller(),
+            ScheduleKeyDeletionRequest {
+                key_id: Some(doomed.clone()),
+                pending_window_in_days: Some(7),
+            },
+        )
+        .await
+        .unwrap();
+    // The first key due (all are due at once; order is by due time, then
+    // identity) is broken.
+    let mut due = e.store.due_keys(i64::MAX, 10).await.unwrap();
+    let broken = due.remove(0);
+    *store.broken.lock().unwrap() = Some(broken.clone());
+    e.clock.advance(91 * DAY_MS);
+    let report = e.kms.sweep().await.unwrap();
+    assert_eq!(report.failed, 1);
+    assert_eq!(report.rotated + report.deleted, 3);
+    *store.broken.lock().unwrap() = None;
+    let report = e.kms.sweep().await.unwrap();
+    assert_eq!((report.failed, report.rotated + report.deleted), (0, 1));
+}
+
+#[test]
+fn tag_lists_are_checked_count_first_and_in_linear_time() {
+    let tag = |k: String| Tag {
+        tag_key: Some(k),
+        tag_value: Some("v".into()),
     };
-    assert_eq!(
-        e.store.get_key(&loc).await.unwrap().unwrap().versions.len(),
-        11
-    );
+    // A huge list (the body cap allows tens of thousands) is refused by its
+    // count before anything is done per tag.
+    let huge: Vec<Tag> = (0..200_000).map(|i| tag(format!("k{}", i % 10))).collect();
+    let started = std::time::Instant::now();
+    assert!(matches!(
+        crate::ops::check_tags(&huge),
+        Err(ServiceError::Tag(TagError::TooMany))
+    ));
+    assert!(started.elapsed() < std::time::Duration::from_millis(50));
+    let mut fifty: Vec<Tag> = (0..50).map(|i| tag(format!("k{i}"))).collect();
+    assert!(crate::ops::check_tags(&fifty).is_ok());
+    fifty[49] = tag("k0".into());
+    assert!(matches!(
+        crate::ops::check_tags(&fifty),
+        Err(ServiceError::Tag(TagError::Duplicate))
+    ));
+    fifty[49] = tag("AWS:x".into());
+    assert!(matches!(
+        crate::ops::check_tags(&fifty),
+        Err(ServiceError::Tag(TagError::Reserved))
+    ));
 }
 
 #[tokio::test]
@@ -333,6 +518,10 @@ async fn deletion_after_the_window_destroys_key_and_aliases() {
     assert_eq!(e.kms.sweep().await.unwrap().deleted, 1);
     assert!(matches!(
         decrypt(&e.kms, &blob, None, None).await,
+        Err(ServiceError::CiphertextKeyUnavailable)
+    ));
+    assert!(matches!(
+        decrypt(&e.kms, &blob, Some(&key), None).await,
         Err(ServiceError::KeyNotFound { .. })
     ));
     let aliases = e
@@ -485,6 +674,7 @@ async fn list_keys_pages() {
                 ListKeysRequest {
                     limit: Some(2),
                     marker: marker.clone(),
+                    ..Default::default()
                 },
             )
             .await
@@ -503,7 +693,8 @@ async fn list_keys_pages() {
                 &caller(),
                 ListKeysRequest {
                     limit: None,
-                    marker: Some("garbage".into())
+                    marker: Some("garbage".into()),
+                    ..Default::default()
                 }
             )
             .await,

@@ -132,4 +132,11 @@ pub trait KeyStore: Send + Sync + std::fmt::Debug {
 
     /// Set a setting unless it exists; returns whether it was set.
     async fn put_meta_if_absent(&self, name: &str, value: &[u8]) -> Result<bool, StoreError>;
+
+    /// Make the records deleted so far unrecoverable from the store's own
+    /// files (free space overwritten, journals truncated). Called after a
+    /// key is destroyed. Backups and replicas are outside its reach.
+    async fn purge(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

@@ -82,6 +82,11 @@ fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Backend(Box::new(e))
 }
 
+/// A checkpoint that could not finish because readers kept old pages.
+#[derive(Debug, thiserror::Error)]
+#[error("the WAL checkpoint stayed busy; deleted records may remain in the WAL until the next one")]
+pub struct CheckpointBusy;
+
 /// The schema of this file is newer than this binary understands.
 #[derive(Debug, thiserror::Error)]
 #[error("the database schema version {found} is newer than this build supports ({SCHEMA_VERSION})")]
@@ -118,6 +123,11 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", synchronous)
             .map_err(backend)?;
         conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(backend)?;
+        // Deleted and overwritten rows are zeroed in the pages that held
+        // them, so a destroyed key's wrapped material does not linger in free
+        // space of the file (see `purge` for the WAL).
+        conn.pragma_update(None, "secure_delete", "ON")
             .map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(backend)?;
@@ -285,6 +295,26 @@ fn alias_from_row(
 
 #[async_trait]
 impl KeyStore for SqliteStore {
+    /// Copy every committed page into the database file (where
+    /// `secure_delete` has zeroed deleted rows) and truncate the WAL to zero
+    /// bytes: old page images in the WAL would otherwise keep a destroyed
+    /// key's record until they happen to be overwritten.
+    async fn purge(&self) -> Result<(), StoreError> {
+        self.run(|c| {
+            for _ in 0..100 {
+                let busy: i64 = c
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+                    .map_err(backend)?;
+                if busy == 0 {
+                    return Ok(());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(backend(CheckpointBusy))
+        })
+        .await
+    }
+
     async fn insert_key(&self, record: &KeyRecord) -> Result<(), StoreError> {
         let json = encode(record)?;
         let l = record.locator.clone();
@@ -669,6 +699,62 @@ impl KeyStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every file of the store directory, concatenated.
+    fn all_bytes(dir: &Path) -> Vec<u8> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            out.extend(std::fs::read(e.unwrap().path()).unwrap());
+        }
+        out
+    }
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    /// A destroyed key leaves nothing behind: not in the database file's
+    /// free pages (secure_delete), not in old WAL frames (purge truncates
+    /// the WAL). Fails with either measure removed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn purge_leaves_no_trace_of_a_deleted_key() {
+        use base64::Engine;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("trent.db")).unwrap();
+        let keep = crate::conformance::sample_key(1);
+        store.insert_key(&keep).await.unwrap();
+        let mut doomed = crate::conformance::sample_key(2);
+        doomed.versions[0].wrapped = b"DOOMED-WRAPPED-MATERIAL-0123456789abcdef".to_vec();
+        store.insert_key(&doomed).await.unwrap();
+        // Older revisions of the row must go too.
+        for i in 0..3 {
+            let mut next = doomed.clone();
+            next.revision += 1;
+            next.description = format!("revision {i}");
+            store.update_key(&next).await.unwrap();
+            doomed = next;
+        }
+        let wrapped_b64 =
+            base64::engine::general_purpose::STANDARD.encode(&doomed.versions[0].wrapped);
+        let id = doomed.locator.key_id.to_string();
+        assert!(contains(&all_bytes(dir.path()), wrapped_b64.as_bytes()));
+        store
+            .delete_key(&doomed.locator, doomed.revision)
+            .await
+            .unwrap();
+        store.purge().await.unwrap();
+        let bytes = all_bytes(dir.path());
+        assert!(
+            !contains(&bytes, wrapped_b64.as_bytes()),
+            "wrapped material left behind"
+        );
+        assert!(!contains(&bytes, id.as_bytes()), "key id left behind");
+        assert!(contains(&bytes, keep.locator.key_id.to_string().as_bytes()));
+        drop(store);
+        let store = SqliteStore::open(&dir.path().join("trent.db")).unwrap();
+        assert!(store.get_key(&doomed.locator).await.unwrap().is_none());
+        assert!(store.get_key(&keep.locator).await.unwrap().is_some());
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn conformance_in_memory_database() {

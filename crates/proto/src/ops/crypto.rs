@@ -31,6 +31,19 @@ fn recipient(v: &mut Validator, r: Option<&RecipientInfo>) {
     }
 }
 
+/// Whether a request is a dry run that ignores the ciphertext: then KMS
+/// does not require `CiphertextBlob` (it checks the named key only).
+pub fn ignores_ciphertext(
+    dry_run: Option<bool>,
+    modifiers: Option<&[WireEnum<DryRunModifierType>]>,
+) -> bool {
+    dry_run == Some(true)
+        && modifiers
+            .into_iter()
+            .flatten()
+            .any(|m| m.known() == Some(DryRunModifierType::IgnoreCiphertext))
+}
+
 fn dry_run_modifiers(v: &mut Validator, m: Option<&[WireEnum<DryRunModifierType>]>) {
     for (i, m) in m.unwrap_or_default().iter().enumerate() {
         v.one_of(&format!("dryRunModifiers.{}.member", i + 1), Some(m));
@@ -89,7 +102,9 @@ pub struct DecryptRequest {
 
 impl Validate for DecryptRequest {
     fn validate(&self, v: &mut Validator) {
-        v.required("ciphertextBlob", &self.ciphertext_blob);
+        if !ignores_ciphertext(self.dry_run, self.dry_run_modifiers.as_deref()) {
+            v.required("ciphertextBlob", &self.ciphertext_blob);
+        }
         v.blob_length(
             "ciphertextBlob",
             self.ciphertext_blob.as_ref().map(|b| &b.0[..]),
@@ -132,7 +147,9 @@ pub struct ReEncryptRequest {
 
 impl Validate for ReEncryptRequest {
     fn validate(&self, v: &mut Validator) {
-        v.required("ciphertextBlob", &self.ciphertext_blob);
+        if !ignores_ciphertext(self.dry_run, self.dry_run_modifiers.as_deref()) {
+            v.required("ciphertextBlob", &self.ciphertext_blob);
+        }
         v.blob_length(
             "ciphertextBlob",
             self.ciphertext_blob.as_ref().map(|b| &b.0[..]),

@@ -162,11 +162,16 @@ pub struct DescribeKeyResponse {
 pub struct ListKeysRequest {
     pub limit: Option<i64>,
     pub marker: Option<String>,
+    pub resource_owners: Option<Vec<WireEnum<ResourceOwnerType>>>,
 }
 
 impl Validate for ListKeysRequest {
     fn validate(&self, v: &mut Validator) {
         paging(v, self.limit, &self.marker);
+        v.list_length("resourceOwners", self.resource_owners.as_deref(), 1, 2);
+        for (i, o) in self.resource_owners.iter().flatten().enumerate() {
+            v.one_of(&format!("resourceOwners.{}.member", i + 1), Some(o));
+        }
     }
 }
 

@@ -91,8 +91,21 @@ impl Kms {
                 return Err(ServiceError::IncorrectKey);
             }
         }
-        let key = self.hot_key(&loc).await?;
-        self.authorize(caller, action, &loc)?;
+        let found = self
+            .hot_key(&loc)
+            .await
+            .and_then(|key| self.authorize(caller, action, &loc).map(|()| key));
+        let key = match found {
+            Ok(key) => key,
+            // Named by the blob alone: the same answer whether the key does
+            // not exist here or the caller may not use it.
+            Err(ServiceError::KeyNotFound { .. } | ServiceError::AccessDenied { .. })
+                if key_id.is_none() =>
+            {
+                return Err(ServiceError::CiphertextKeyUnavailable)
+            }
+            Err(e) => return Err(e),
+        };
         key.check_usable(operation)?;
         check_algorithm(&key, algorithm)?;
         let version = key
@@ -167,12 +180,7 @@ impl Kms {
         action: &'static str,
         operation: &'static str,
     ) -> Result<(), ServiceError> {
-        let ignore = dry_run == Some(true)
-            && modifiers
-                .into_iter()
-                .flatten()
-                .any(|m| m.known() == Some(DryRunModifierType::IgnoreCiphertext));
-        if !ignore {
+        if !trent_proto::ops::ignores_ciphertext(dry_run, modifiers) {
             return Ok(());
         }
         let key = self

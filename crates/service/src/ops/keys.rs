@@ -10,27 +10,35 @@ use trent_proto::ops::*;
 use trent_proto::*;
 use trent_store::StoreError;
 
-/// Check a tag list as AWS does: duplicates, then count, then reserved keys.
+/// Check a tag list: count, then duplicates, then reserved keys. The count
+/// comes first so that an oversized list costs nothing per tag; duplicates
+/// are found with a hash set, so the check is linear in the list's length.
 /// Returns the pairs.
 pub(crate) fn check_tags(tags: &[Tag]) -> Result<Vec<(String, String)>, ServiceError> {
-    let mut out: Vec<(String, String)> = Vec::with_capacity(tags.len());
-    for t in tags {
-        let k = t.tag_key.clone().unwrap_or_default();
-        if out.iter().any(|(ok, _)| ok == &k) {
-            return Err(TagError::Duplicate.into());
-        }
-        out.push((k, t.tag_value.clone().unwrap_or_default()));
-    }
-    if out.len() > MAX_TAGS {
+    if tags.len() > MAX_TAGS {
         return Err(TagError::TooMany.into());
     }
-    if out
+    let mut seen = std::collections::HashSet::with_capacity(tags.len());
+    for t in tags {
+        if !seen.insert(t.tag_key.as_deref().unwrap_or_default()) {
+            return Err(TagError::Duplicate.into());
+        }
+    }
+    if seen
         .iter()
-        .any(|(k, _)| k.to_ascii_lowercase().starts_with("aws:"))
+        .any(|k| k.to_ascii_lowercase().starts_with("aws:"))
     {
         return Err(TagError::Reserved.into());
     }
-    Ok(out)
+    Ok(tags
+        .iter()
+        .map(|t| {
+            (
+                t.tag_key.clone().unwrap_or_default(),
+                t.tag_value.clone().unwrap_or_default(),
+            )
+        })
+        .collect())
 }
 
 /// `KeyMetadata` of a record.
@@ -190,6 +198,21 @@ impl Kms {
         r: ListKeysRequest,
     ) -> Result<ListKeysResponse, ServiceError> {
         let size = page_size(r.limit, 100, 1000);
+        // Keys shared through AWS RAM are not the caller's own, and Trent has
+        // no RAM: asking only for those lists nothing; asking for both lists
+        // the caller's own.
+        let owners = r.resource_owners.as_deref().unwrap_or_default();
+        if !owners.is_empty()
+            && owners
+                .iter()
+                .all(|o| o.known() == Some(ResourceOwnerType::OtherAccountsViaRam))
+        {
+            return Ok(ListKeysResponse {
+                keys: Vec::new(),
+                next_marker: None,
+                truncated: false,
+            });
+        }
         let after = read_marker("keys", r.marker.as_deref())?
             .map(|s| KeyId::parse(&s).ok_or(ServiceError::InvalidMarker))
             .transpose()?;

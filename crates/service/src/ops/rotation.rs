@@ -94,9 +94,8 @@ impl Kms {
                 Ok(k.rotate(now, RotationType::OnDemand, material_id, wrapped)?)
             })
             .await?;
-        Ok(KeyIdResponse {
-            key_id: next.locator.key_id.to_string(),
-        })
+        // The key ARN, whichever form the request named the key by.
+        Ok(KeyIdResponse { key_id: next.arn() })
     }
 
     /// ListKeyRotations: by default the versions made by rotations; with
