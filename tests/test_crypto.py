@@ -223,9 +223,16 @@ def test_large_numbers_of_distinct_ciphertexts(kms, key):
     assert len(blobs) == 50, "every blob has a fresh nonce"
 
 
-def test_blob_header_names_key_and_version(kms, key):
+def test_blob_header_names_key_and_version(kms):
+    key = kms.create_key()["KeyMetadata"]
     blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")["CiphertextBlob"]
-    assert blob[:3] == b"TK\x01"
+    assert blob[:4] == b"TK\x01\x01"
     assert int.from_bytes(blob[4:12], "big") == int(ACCOUNT)
+    assert blob[12] == 0, "not a multi-Region key"
     assert blob[13:29].hex() == key["KeyId"].replace("-", "")
-    assert base64.b64encode(blob)
+    assert blob[29:33] == (1).to_bytes(4, "big"), "the first key material"
+    assert len(blob) == 65 + 1 + 16
+    kms.rotate_key_on_demand(KeyId=key["KeyId"])
+    rotated = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")["CiphertextBlob"]
+    assert rotated[29:33] == (2).to_bytes(4, "big"), "the material after one rotation"
+    assert rotated[:29] == blob[:29] and rotated[33:65] != blob[33:65]

@@ -47,6 +47,7 @@ def test_sigkill_under_concurrent_load_loses_no_answered_request(tmp_path):
     lock = threading.Lock()
     keys, disabled, blobs, rotations = [], set(), [], {}
     stop = threading.Event()
+    killed = threading.Event()
     errors = []
 
     def worker(n):
@@ -76,8 +77,9 @@ def test_sigkill_under_concurrent_load_loses_no_answered_request(tmp_path):
                     with lock:
                         disabled.add(key)
                     key = None
-            except Exception as e:  # the server was killed mid-request
-                if not stop.is_set():
+            except Exception as e:  # noqa: BLE001
+                # After the kill every request fails; before it, none may.
+                if not killed.is_set():
                     errors.append(repr(e))
                 return
             i += 1
@@ -86,10 +88,12 @@ def test_sigkill_under_concurrent_load_loses_no_answered_request(tmp_path):
     for t in threads:
         t.start()
     time.sleep(5)
+    killed.set()
     s.kill()
     stop.set()
     for t in threads:
         t.join(timeout=60)
+    assert not errors, f"requests failed before the kill: {errors[:5]}"
     assert len(keys) >= 16 and len(blobs) >= 100, (len(keys), len(blobs))
 
     s.start()
@@ -187,3 +191,82 @@ def test_secrets_never_reach_the_log(tmp_path):
     import base64
     for needle in [root, secret, secret_pt.decode(), base64.b64encode(secret_pt).decode(), dk.hex(), base64.b64encode(dk).decode()]:
         assert needle not in log, needle
+
+
+def snapshot(directory):
+    """Every file under `directory`, by relative path, with its bytes."""
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in sorted(directory.rglob("*")) if p.is_file()
+    }
+
+
+def test_refused_starts_write_nothing(tmp_path):
+    """A wrong passphrase, a passphrase for a store made with another root
+    key source, and a wrong key: the data directory is left byte for byte."""
+    data = tmp_path / "data"
+    env_cfg = root_key_config(tmp_path, "env", "env = 'TRENT_TEST_ROOT'")
+    pass_cfg = root_key_config(tmp_path, "pass", "passphrase_env = 'TRENT_TEST_PASS'")
+    s = Server(data, config=env_cfg, env={"TRENT_TEST_ROOT": "11" * 32}).start()
+    s.client().create_key()
+    s.stop()
+    before = snapshot(data)
+    assert "trent.db" in before
+    for cfg, env in (
+        (pass_cfg, {"TRENT_TEST_PASS": "a passphrase this store never saw"}),
+        (env_cfg, {"TRENT_TEST_ROOT": "22" * 32}),
+    ):
+        refused = Server(data, config=cfg, env=env)
+        assert refused.start(expect_failure=True) != 0
+        assert "root key does not match" in refused.read_log()
+        assert snapshot(data) == before, "a refused start changed the data directory"
+
+    # The same for a store made under a passphrase: its salt is there already.
+    pdata = tmp_path / "pdata"
+    s = Server(pdata, config=pass_cfg, env={"TRENT_TEST_PASS": "right"}).start()
+    s.client().create_key()
+    s.stop()
+    before = snapshot(pdata)
+    refused = Server(pdata, config=pass_cfg, env={"TRENT_TEST_PASS": "wrong"})
+    assert refused.start(expect_failure=True) != 0
+    assert snapshot(pdata) == before
+
+
+def test_a_destroyed_key_leaves_no_trace_in_the_data_directory(tmp_path):
+    """After the waiting period, the key's wrapped material (every version)
+    and its id are gone from every file of the data directory: the database,
+    its WAL, everything."""
+    import base64
+    import json
+    import sqlite3
+
+    s = Server(tmp_path / "data").start()
+    c = s.client()
+    keep = c.create_key(Description="kept")["KeyMetadata"]["KeyId"]
+    doomed = c.create_key(Description="doomed")["KeyMetadata"]["KeyId"]
+    c.create_alias(AliasName="alias/doomed", TargetKeyId=doomed)
+    for _ in range(3):
+        c.rotate_key_on_demand(KeyId=doomed)
+    c.encrypt(KeyId=doomed, Plaintext=b"used, so it has a last-use record")
+    s.advance(0)  # flushes the last-use record
+    db = sqlite3.connect(f"file:{tmp_path / 'data' / 'trent.db'}?mode=ro", uri=True)
+    (record,) = db.execute("SELECT record FROM keys WHERE key_id = ?", (doomed,)).fetchone()
+    db.close()
+    wrapped = [v["wrapped"] for v in json.loads(record)["versions"]]
+    assert len(wrapped) == 4
+    needles = [doomed.encode()] + [w.encode() for w in wrapped] + [base64.b64decode(w) for w in wrapped]
+
+    def found():
+        blob = b"".join(snapshot(tmp_path / "data").values())
+        return [n for n in needles if n in blob]
+
+    assert found(), "the scan finds the key while it exists"
+    c.schedule_key_deletion(KeyId=doomed, PendingWindowInDays=7)
+    assert s.advance(8 * 86400)["deleted"] == 1
+    assert found() == [], "while running (the WAL is truncated, not only deleted rows zeroed)"
+    s.kill()
+    assert found() == [], "after a crash, with no clean-shutdown checkpoint"
+    assert keep.encode() in b"".join(snapshot(tmp_path / "data").values())
+    s.start()
+    assert [k["KeyId"] for k in s.client().list_keys()["Keys"]] == [keep]
+    s.stop()
