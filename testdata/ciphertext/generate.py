@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Golden vectors of Trent's ciphertext blob (format 1) and of root-key
+wrapping, computed from the formulas in docs/ciphertext-format.md with
+Python's hmac and the `cryptography` package's AES-GCM: an implementation
+independent of Trent's. The Rust tests (crates/crypto/tests/golden.rs) check
+Trent's code against these files; tests/test_vectors.py checks that running
+this script again gives the same files, so docs, vectors and code agree.
+
+    python testdata/ciphertext/generate.py          # print
+    python testdata/ciphertext/generate.py --write  # rewrite the JSON files
+"""
+
+import hashlib
+import hmac
+import json
+import sys
+import uuid
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+HERE = Path(__file__).resolve().parent
+LABEL = b"trent/v1/blob-key"
+
+
+def u32(n):
+    return n.to_bytes(4, "big")
+
+
+def header(account, key_id, version, nonce, *, magic=b"TK", fmt=1, suite=1):
+    if key_id.startswith("mrk-"):
+        kind, raw = 1, bytes.fromhex(key_id[4:])
+    else:
+        kind, raw = 0, uuid.UUID(key_id).bytes
+    return magic + bytes([fmt, suite]) + int(account).to_bytes(8, "big") + bytes([kind]) + raw + u32(version) + nonce
+
+
+def encode_context(ctx):
+    out = u32(len(ctx))
+    for k in sorted(ctx, key=lambda s: s.encode()):
+        kb, vb = k.encode(), ctx[k].encode()
+        out += u32(len(kb)) + kb + u32(len(vb)) + vb
+    return out
+
+
+def blob_key(material, hdr):
+    return hmac.new(material, u32(1) + LABEL + b"\x00" + hdr + u32(256), hashlib.sha256).digest()
+
+
+def seal(material, hdr, ctx, plaintext):
+    return hdr + AESGCM(blob_key(material, hdr)).encrypt(b"\x00" * 12, plaintext, hdr + encode_context(ctx))
+
+
+def pattern(n, seed):
+    return bytes((seed + 7 * i) & 0xFF for i in range(n))
+
+
+MATERIAL = pattern(32, 0x11)
+ACCOUNT = "111122223333"
+KEY = "1234abcd-12ab-34cd-56ef-1234567890ab"
+MRK = "mrk-1234abcd12ab34cd56ef1234567890ab"
+
+PASS = [
+    ("empty context, one byte", KEY, 1, {}, b"x"),
+    ("context with two pairs", KEY, 1, {"purpose": "test", "app": "trent"}, b"hello, trent"),
+    ("context with unicode and an empty value", KEY, 3, {"k\u00e9y": "v\u00e4lue \u2603", "empty": ""}, pattern(100, 3)),
+    ("multi-Region key id, later version", MRK, 0x01020304, {"a": "b"}, pattern(48, 9)),
+    ("largest plaintext (4096 bytes)", KEY, 7, {"big": "yes"}, pattern(4096, 1)),
+]
+
+
+def build_blob_vectors():
+    vectors = []
+    for i, (name, key_id, version, ctx, pt) in enumerate(PASS):
+        nonce = pattern(32, 0x40 + i)
+        hdr = header(ACCOUNT, key_id, version, nonce)
+        vectors.append({
+            "name": name, "material": MATERIAL.hex(), "account": ACCOUNT, "key_id": key_id, "version": version,
+            "nonce": nonce.hex(), "context": ctx, "plaintext": pt.hex(), "blob": seal(MATERIAL, hdr, ctx, pt).hex(),
+        })
+    base = vectors[1]
+    blob = bytes.fromhex(base["blob"])
+    ctx = base["context"]
+
+    def flip(offset, name):
+        b = bytearray(blob)
+        b[offset] ^= 0x01
+        return {"name": name, "blob": bytes(b).hex(), "context": ctx}
+
+    fail = [
+        flip(0, "magic changed"),
+        flip(2, "format version changed (2)"),
+        flip(3, "suite changed"),
+        flip(11, "account changed"),
+        flip(12, "key id kind changed (UUID read as multi-Region)"),
+        flip(20, "key id changed"),
+        flip(32, "key material version changed"),
+        flip(40, "nonce changed"),
+        flip(65, "ciphertext changed"),
+        flip(len(blob) - 1, "tag changed"),
+        {"name": "context value changed", "blob": blob.hex(), "context": {**ctx, "app": "trenT"}},
+        {"name": "context pair missing", "blob": blob.hex(), "context": {"app": "trent"}},
+        {"name": "context pair added", "blob": blob.hex(), "context": {**ctx, "x": "y"}},
+        {"name": "no context", "blob": blob.hex(), "context": {}},
+        {"name": "context split differently ({ab: c} for {a: bc})", "blob": seal(MATERIAL, bytes.fromhex(base["blob"])[:65], {"a": "bc"}, b"z").hex(), "context": {"ab": "c"}},
+        {"name": "truncated by one byte", "blob": blob[:-1].hex(), "context": ctx},
+        {"name": "truncated to the header and tag", "blob": (blob[:65] + blob[-16:]).hex(), "context": ctx},
+        {"name": "truncated inside the header", "blob": blob[:40].hex(), "context": ctx},
+        {"name": "extended by one byte", "blob": (blob + b"\x00").hex(), "context": ctx},
+        {"name": "format version 2 (unknown)", "blob": (blob[:2] + b"\x02" + blob[3:]).hex(), "context": ctx},
+        {"name": "key id kind 2 (unknown)", "blob": (blob[:12] + b"\x02" + blob[13:]).hex(), "context": ctx},
+        {"name": "sealed under other material", "blob": seal(pattern(32, 0x12), blob[:65], ctx, bytes.fromhex(base["plaintext"])).hex(), "context": ctx},
+    ]
+    for f in fail:
+        f["material"] = MATERIAL.hex()
+    return {
+        "about": "Trent ciphertext blob, format 1 (docs/ciphertext-format.md). Generated by generate.py.",
+        "must_open": vectors,
+        "must_fail": fail,
+    }
+
+
+ROOT = pattern(32, 0xA0)
+
+
+def wrap(root, material, aad, nonce, version=1):
+    return bytes([version]) + nonce + AESGCM(root).encrypt(nonce, material, aad)
+
+
+def build_wrap_vectors():
+    loc = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{KEY}"
+    aad = f"trent/v1/key-material/{loc}/1".encode()
+    nonce = pattern(12, 0x55)
+    wrapped = wrap(ROOT, MATERIAL, aad, nonce)
+    other_aad = f"trent/v1/key-material/{loc}/2".encode()
+
+    def flip(offset, name):
+        b = bytearray(wrapped)
+        b[offset] ^= 0x01
+        return {"name": name, "wrapped": bytes(b).hex(), "aad": aad.decode()}
+
+    return {
+        "about": "Key material wrapped under the root key (docs/ciphertext-format.md, 'Stored key material'). Generated by generate.py.",
+        "root_key": ROOT.hex(),
+        "must_unwrap": [{"name": "version 1 of a key", "aad": aad.decode(), "nonce": nonce.hex(), "material": MATERIAL.hex(), "wrapped": wrapped.hex()}],
+        "must_fail": [
+            {"name": "another version's additional data", "wrapped": wrapped.hex(), "aad": other_aad.decode()},
+            {"name": "another key's additional data", "wrapped": wrapped.hex(), "aad": aad.decode().replace("1234abcd", "1234abce")},
+            flip(0, "wrap format byte changed"),
+            flip(5, "nonce changed"),
+            flip(20, "wrapped material changed"),
+            flip(len(wrapped) - 1, "tag changed"),
+            {"name": "truncated", "wrapped": wrapped[:-1].hex(), "aad": aad.decode()},
+            {"name": "wrapped under another root key", "wrapped": wrap(pattern(32, 0xA1), MATERIAL, aad, nonce).hex(), "aad": aad.decode()},
+        ],
+    }
+
+
+FILES = {"blob-v1.json": build_blob_vectors, "root-wrap-v1.json": build_wrap_vectors}
+
+
+def render(build):
+    return json.dumps(build(), indent=1, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    for name, build in FILES.items():
+        text = render(build)
+        if "--write" in sys.argv:
+            (HERE / name).write_text(text)
+        else:
+            print(f"== {name}\n{text}")
