@@ -430,6 +430,31 @@ async fn dispatch(
     }
 }
 
+/// Run one AWS JSON 1.1 request body for `op` as `caller`, without HTTP or
+/// authentication: decoding, validation, the operation and the encoding of
+/// its answer or error, exactly as a request that passed authentication.
+/// Returns the HTTP status and body. For fuzzing and in-process measurement.
+pub async fn run_operation(
+    kms: &Kms,
+    caller: &Caller,
+    op: Operation,
+    body: &[u8],
+) -> (u16, Zeroizing<Vec<u8>>) {
+    match dispatch(kms, caller, op, body).await {
+        Ok(out) => (200, out),
+        Err(e) => {
+            let r = error_response(&e, &caller.request_id);
+            let status = r.status().as_u16();
+            let body = r
+                .into_body()
+                .0
+                .map(|b| b.bytes)
+                .unwrap_or_else(|| Zeroizing::new(Vec::new()));
+            (status, body)
+        }
+    }
+}
+
 /// Whether a `Host` header names this machine's loopback interface.
 fn loopback_host(parts: &http::request::Parts) -> bool {
     let Some(host) = parts

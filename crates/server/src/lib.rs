@@ -16,6 +16,7 @@ mod rootkey;
 mod tls;
 
 pub use config::{ConfigError, Overrides, ServeConfig};
+pub use http::run_operation;
 pub use tls::TlsError;
 
 use crate::http::{AppState, TestClock};

@@ -1,0 +1,283 @@
+//! `trent-fuzzing`: the bodies of the fuzz targets, one per parser the
+//! network reaches, so that the coverage-guided fuzzer (`fuzz/`, cargo-fuzz)
+//! and the test suite run the same code.
+//!
+//! - [`operation`]: every operation's request decoding, validation and
+//!   handling, through the same dispatch as the server (a development-mode
+//!   service on an in-memory store, with deterministic randomness so that
+//!   seeds can name the key it creates).
+//! - [`blob`]: the ciphertext blob's header parser and opening.
+//! - [`sigv4`]: the `Authorization` header, the date and scope checks, and
+//!   the canonical request under arbitrary headers, path and query.
+//! - [`policy`]: key policy documents.
+//! - [`encryption_context`]: the encryption context's JSON form and its
+//!   canonical encoding.
+//!
+//! Every body must return normally for every input: a panic is a finding.
+//! The tests here replay the seed corpus in `fuzz/corpus/` and a short,
+//! deterministic mutation run of each target (the CI smoke run).
+//!
+//! It refuses: being used by the server. Nothing here is on a request path.
+
+#![forbid(unsafe_code)]
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use trent_core::ids::{AccountId, Region};
+use trent_core::{CryptoError, CryptoProvider, ManualClock, SecretBytes, SymmetricKey};
+use trent_crypto::{SoftRootKey, SoftwareProvider};
+use trent_proto::Operation;
+use trent_service::{Caller, Kms, Settings};
+use trent_store::MemoryStore;
+
+/// Every target, by the name its corpus directory and cargo-fuzz binary use.
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("operation", operation),
+    ("blob", blob),
+    ("sigv4", sigv4),
+    ("policy", policy),
+    ("encryption_context", encryption_context),
+];
+
+/// The id of the first key the fuzzing service creates (deterministic
+/// randomness makes it the same in every run), for seeds to name.
+pub const SEED_KEY_ID: &str = "1b39896a-51a8-449b-93cb-9f0c747ea2ea";
+
+/// Randomness from a counter: key ids, nonces and material are the same in
+/// every run, so that a finding replays and seeds can name keys. Sealing and
+/// opening are the real software provider's.
+#[derive(Debug, Default)]
+struct Deterministic {
+    inner: SoftwareProvider,
+    counter: AtomicU64,
+}
+
+impl CryptoProvider for Deterministic {
+    fn fill_random(&self, out: &mut [u8]) -> Result<(), CryptoError> {
+        for chunk in out.chunks_mut(8) {
+            // splitmix64
+            let mut z = self
+                .counter
+                .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
+                .wrapping_add(0x9e37_79b9_7f4a_7c15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            chunk.copy_from_slice(&z.to_be_bytes()[..chunk.len()]);
+        }
+        Ok(())
+    }
+
+    fn prepare_symmetric(
+        &self,
+        material: &SecretBytes,
+    ) -> Result<Arc<dyn SymmetricKey>, CryptoError> {
+        self.inner.prepare_symmetric(material)
+    }
+}
+
+struct Service {
+    runtime: tokio::runtime::Runtime,
+    kms: Kms,
+    caller: Caller,
+    runs: u32,
+}
+
+/// Start over after this many operations, so that state (keys, aliases)
+/// made by earlier inputs cannot grow without bound.
+const RUNS_PER_SERVICE: u32 = 2000;
+
+fn caller() -> Caller {
+    Caller {
+        region: Region::parse("us-east-1").unwrap_or_else(|| unreachable!()),
+        account: AccountId::parse("111122223333").unwrap_or_else(|| unreachable!()),
+        principal: "arn:aws:iam::111122223333:root".into(),
+        access_key_id: "AKIDFUZZ".into(),
+        request_id: "fuzz".into(),
+    }
+}
+
+fn service() -> Service {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let root = SoftRootKey::from_bytes(&[7u8; 32]).unwrap_or_else(|e| panic!("root: {e}"));
+    let kms = runtime
+        .block_on(Kms::new(
+            Arc::new(MemoryStore::new()),
+            Arc::new(Deterministic::default()),
+            Arc::new(root),
+            Arc::new(ManualClock::new()),
+            Settings::default(),
+        ))
+        .unwrap_or_else(|e| panic!("service: {e}"));
+    let caller = caller();
+    let (_, created) =
+        runtime.block_on(trent_server::run_operation(&kms, &caller, Operation::CreateKey, b"{}"));
+    let created: serde_json::Value =
+        serde_json::from_slice(&created).unwrap_or_else(|e| panic!("CreateKey: {e}"));
+    assert_eq!(
+        created["KeyMetadata"]["KeyId"], SEED_KEY_ID,
+        "the deterministic randomness changed: update SEED_KEY_ID and the seeds"
+    );
+    // The key seeds name has an alias and a second version.
+    for (op, body) in [
+        (
+            Operation::CreateAlias,
+            format!("{{\"AliasName\":\"alias/fuzz\",\"TargetKeyId\":\"{SEED_KEY_ID}\"}}"),
+        ),
+        (
+            Operation::RotateKeyOnDemand,
+            format!("{{\"KeyId\":\"{SEED_KEY_ID}\"}}"),
+        ),
+    ] {
+        let (status, out) =
+            runtime.block_on(trent_server::run_operation(&kms, &caller, op, body.as_bytes()));
+        assert_eq!(
+            status,
+            200,
+            "{op:?}: {}",
+            String::from_utf8_lossy(&out)
+        );
+    }
+    Service {
+        runtime,
+        kms,
+        caller,
+        runs: 0,
+    }
+}
+
+thread_local! {
+    static SERVICE: RefCell<Option<Service>> = const { RefCell::new(None) };
+}
+
+/// First byte: the operation (an index into the service model's list);
+/// the rest: the JSON body. Answers must be AWS JSON with a status that
+/// matches: 200, or 4xx/5xx with a `__type`.
+pub fn operation(data: &[u8]) {
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
+    let op = Operation::ALL[usize::from(selector) % Operation::ALL.len()];
+    SERVICE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|s| s.runs >= RUNS_PER_SERVICE) {
+            *slot = Some(service());
+        }
+        let Some(s) = slot.as_mut() else {
+            return;
+        };
+        s.runs += 1;
+        let (status, out) = s
+            .runtime
+            .block_on(trent_server::run_operation(&s.kms, &s.caller, op, body));
+        if status != 200 {
+            let v: serde_json::Value =
+                serde_json::from_slice(&out).unwrap_or_else(|e| panic!("error body: {e}"));
+            assert!(v["__type"].is_string(), "error without __type: {v}");
+            assert!((400..600).contains(&status));
+        } else if !out.is_empty() {
+            serde_json::from_slice::<serde_json::Value>(&out)
+                .unwrap_or_else(|e| panic!("answer is not JSON: {e}"));
+        }
+    });
+}
+
+/// A blob: parse its header, and open it with a fixed key under an empty
+/// context. Nothing but a blob sealed by that key may open.
+pub fn blob(data: &[u8]) {
+    let Ok(parsed) = trent_core::blob::parse(data) else {
+        return;
+    };
+    assert_eq!(parsed.header_bytes.len() + parsed.sealed.len(), data.len());
+    assert_eq!(&parsed.header.encode()[..], parsed.header_bytes);
+    let key = SoftwareProvider::new()
+        .prepare_symmetric(&SecretBytes::new(vec![9u8; 32]))
+        .unwrap_or_else(|e| panic!("key: {e}"));
+    let context = trent_core::blob::encode_context(&Default::default());
+    let _ = key.open(parsed.header_bytes, &context, parsed.sealed);
+}
+
+/// Lines of `name: value` headers; the first line is the `Authorization`
+/// value, the second `X-Amz-Date`, the third the path and query; the rest
+/// are other headers. Every check the server makes before and after the body
+/// runs on them.
+pub fn sigv4(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let mut lines = text.split('\n');
+    let auth_value = lines.next().unwrap_or_default();
+    let amz_date = lines.next().unwrap_or_default();
+    let target = lines.next().unwrap_or("/");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut headers = http::HeaderMap::new();
+    for line in lines {
+        if let Some((name, value)) = line.split_once(':') {
+            if let (Ok(n), Ok(v)) = (
+                http::HeaderName::from_bytes(name.trim().as_bytes()),
+                http::HeaderValue::from_str(value.trim()),
+            ) {
+                headers.append(n, v);
+            }
+        }
+    }
+    let _ = trent_sigv4::amz_date_unix(amz_date);
+    let Ok(auth) = trent_sigv4::parse_authorization(auth_value, !amz_date.is_empty()) else {
+        return;
+    };
+    let _ = auth.check_scope("kms");
+    let now = time::OffsetDateTime::from_unix_timestamp(1_767_225_600)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let _ = trent_sigv4::check_time(&auth, Some(amz_date), now);
+    let key = trent_sigv4::SigningKey::derive("secret", auth.date, auth.region, auth.service);
+    let body_sha256 = trent_sigv4::sha256(data);
+    let req = trent_sigv4::Request {
+        method: "POST",
+        path,
+        query,
+        headers: &Headers(&headers),
+        body_sha256: &body_sha256,
+    };
+    let _ = trent_sigv4::canonical_request(&req, auth.signed_headers);
+    let _ = trent_sigv4::verify(&req, &auth, amz_date, &key);
+}
+
+struct Headers<'a>(&'a http::HeaderMap);
+
+impl trent_sigv4::Headers for Headers<'_> {
+    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        for v in self.0.get_all(name) {
+            f(v.as_bytes());
+        }
+    }
+}
+
+/// A key policy document, as PutKeyPolicy and CreateKey receive it.
+pub fn policy(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = trent_core::policy::PolicyDocument::parse(text);
+    }
+}
+
+/// An encryption context as JSON, and its canonical encoding, which must be
+/// the same for every order of the same pairs and differ for any other
+/// context.
+pub fn encryption_context(data: &[u8]) {
+    let Ok(ctx) = serde_json::from_slice::<trent_proto::EncryptionContext>(data) else {
+        return;
+    };
+    let encoded = trent_core::blob::encode_context(&ctx.0);
+    let reversed: std::collections::BTreeMap<String, String> =
+        ctx.0.iter().rev().map(|(k, v)| (k.clone(), v.clone())).collect();
+    assert_eq!(encoded, trent_core::blob::encode_context(&reversed));
+    let mut other = ctx.0.clone();
+    other.insert(format!("{}x", other.len()), String::new());
+    if other.len() != ctx.0.len() {
+        assert_ne!(encoded, trent_core::blob::encode_context(&other));
+    }
+}
+
+#[cfg(test)]
+mod tests;
