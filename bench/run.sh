@@ -3,8 +3,10 @@
 # signature verification on, and drives it with wrk on loopback using
 # pre-signed requests. Measures Encrypt (1 KiB), Decrypt and GenerateDataKey at
 # 1, 8 and 64 connections; a bare hyper server on the same port and stack for
-# the ratio; Encrypt with 100,000 keys (a random key per request) and the
-# server's memory. Results: stdout and bench/results/<time>/summary.md.
+# the ratio; Encrypt over TLS against plain HTTP, in turns; the server's memory
+# under a flood of unauthenticated 1 MiB bodies (bench/flood.py); Encrypt with
+# 100,000 keys (a random key per request) and the server's memory. Results:
+# stdout and bench/results/<time>/summary.md.
 #
 # Knobs: DURATION (seconds per run, default 10), KEYS (default 100000),
 # ROUNDS (turns of the headline comparisons, default 3), PORT (default 18480).
@@ -51,8 +53,8 @@ wait_port() {
     done
     echo "server did not start" >&2; exit 1
 }
-start_trent() {
-    TRENT_LOG=warn "$BIN" serve --config "$WORK/trent.toml" --listen "$HOST" --data-dir "$WORK/data" 2>>"$OUT/server.log" &
+start_trent() { # [extra serve flags, e.g. --dev-tls]
+    TRENT_LOG=warn "$BIN" serve --config "$WORK/trent.toml" --listen "$HOST" --data-dir "$WORK/data" "$@" 2>>"$OUT/server.log" &
     SERVER_PID=$!
     wait_port
 }
@@ -60,12 +62,12 @@ stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERV
 
 # wrk threads: one per connection up to two (the machine has two cores).
 RUN_N=0
-run_wrk() { # name conns script
-    local name=$1 conns=$2 script=$3 threads=1 file
+run_wrk() { # name conns script [url]
+    local name=$1 conns=$2 script=$3 url=${4:-$URL} threads=1 file
     [ "$conns" -gt 1 ] && threads=2
     RUN_N=$((RUN_N + 1))
     file="$OUT/$(printf %02d "$RUN_N")-$name.txt"
-    wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency -s "$script" "$URL" > "$file"
+    wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency -s "$script" "$url" > "$file"
     if grep -qE "Non-2xx|Socket errors" "$file"; then
         echo "FAILED: $name had errors:"; cat "$file"; exit 1
     fi
@@ -112,6 +114,28 @@ for r in $(seq 1 "$ROUNDS"); do
     stop_server
 done
 
+# TLS against plain HTTP: the same server build and data, in turns. wrk keeps
+# its connections alive, so this is the cost of record encryption, not of
+# handshakes.
+for r in $(seq 1 "$ROUNDS"); do
+    start_trent
+    "$PY" "$GEN" static --host "$HOST" --state "$WORK/state.json" --op encrypt > "$WORK/encrypt.lua"
+    run_wrk "encrypt-plain-http-c64" 64 "$WORK/encrypt.lua"
+    stop_server
+    start_trent --dev-tls
+    run_wrk "encrypt-tls-c64" 64 "$WORK/encrypt.lua" "https://$HOST/"
+    stop_server
+done
+
+# A flood of unauthenticated 1 MiB bodies on 1,500 connections, with a signed
+# Encrypt every 200 ms: the server's memory and the good requests' fate.
+start_trent
+ulimit -n 8192 2>/dev/null || true
+"$PY" bench/flood.py --endpoint "$URL" --pid "$SERVER_PID" --access-key AKIABENCH00000000001 \
+    --secret bench-secret-access-key --connections 1500 --body-mib 1 > "$OUT/flood.json"
+stop_server
+cat "$OUT/flood.json"
+
 echo "seeding $KEYS keys..."
 SEED_START=$(date +%s)
 "$BIN" seed-keys --config "$WORK/trent.toml" --data-dir "$WORK/data" --count "$KEYS" --out "$WORK/ids.txt" 2>>"$OUT/server.log"
@@ -134,8 +158,8 @@ HWM_KB=$(awk '/^VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
 DB_BYTES=$(du -cb "$WORK/data" | tail -1 | cut -f1)
 stop_server
 
-"$PY" - "$OUT/rows.tsv" "$RSS_KB" "$HWM_KB" "$KEYS" "$DB_BYTES" >> "$OUT/summary.md" <<'PYEOF'
-import statistics, sys
+"$PY" - "$OUT/rows.tsv" "$RSS_KB" "$HWM_KB" "$KEYS" "$DB_BYTES" "$OUT/flood.json" >> "$OUT/summary.md" <<'PYEOF'
+import json, statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 rss, hwm, keys, db = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 runs = {}
@@ -153,6 +177,12 @@ print(f"\nEncrypt 1 KiB at 64 connections / bare hyper server: {enc:.0f} / {hell
 print(f"Encrypt, a random key of {keys} per request / one key, same script: {many:.0f} / {one:.0f} = {many / one:.2f}")
 print(f"Encrypt, a random key of {keys} per request / one-key store (static script): {many:.0f} / {enc:.0f} = {many / enc:.2f}")
 print(f"Server memory with {keys} keys cached: RSS {rss / 1024:.0f} MiB (peak {hwm / 1024:.0f} MiB); store on disk {db / 2**20:.0f} MiB")
+tls, plain = med("encrypt-tls-c64"), med("encrypt-plain-http-c64")
+print(f"Encrypt 1 KiB at 64 connections, TLS / plain HTTP (in turns): {tls:.0f} / {plain:.0f} = {tls / plain:.2f}")
+f = json.load(open(sys.argv[6]))
+print(f"Flood of {f['connections']} unauthenticated {f['body_bytes'] >> 20} MiB bodies: server RSS peak {f['rss_peak_mib']} MiB "
+      f"(before {f['rss_before_mib']} MiB); signed Encrypts during it: {f['good_ok']}/{f['good_requests']} succeeded, "
+      f"slowest {f['good_max_latency_s'] * 1000:.0f} ms; attackers: {f['attacker_outcomes']}")
 PYEOF
 cat "$OUT/summary.md"
 echo "raw wrk output: $OUT"

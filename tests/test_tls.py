@@ -186,6 +186,19 @@ def test_configured_certificate_with_verified_signatures(tmp_path, pki):
         rc, out, err = s.cli("list-keys", access_key=ALICE[0], secret=ALICE[1])
         assert rc == 0 and key in out["Keys"][0]["KeyId"], err
         assert peer_cert(s)[0] == der_of(pki / "server.pem")
+        # HTTP/2 with a verified signature: the host the client signed is
+        # HTTP/2's :authority, not a Host header.
+        for version in ("--http2", "--http1.1"):
+            p = subprocess.run(
+                ["curl", "-sS", version, "--cacert", s.ca_bundle, "--aws-sigv4", "aws:amz:us-east-1:kms",
+                 "--user", f"{ALICE[0]}:{ALICE[1]}", "-H", "X-Amz-Target: TrentService.DescribeKey",
+                 "-H", "Content-Type: application/x-amz-json-1.1", "-d", json.dumps({"KeyId": key}),
+                 "-w", "\n%{http_version} %{http_code}", s.endpoint + "/"],
+                capture_output=True, text=True, timeout=60,
+            )
+            body, status = p.stdout.rsplit("\n", 1)
+            assert status == ("2 200" if version == "--http2" else "1.1 200"), (version, p.stdout, p.stderr)
+            assert json.loads(body)["KeyMetadata"]["KeyId"] == key
     finally:
         s.stop()
 

@@ -114,8 +114,12 @@ fn service() -> Service {
         ))
         .unwrap_or_else(|e| panic!("service: {e}"));
     let caller = caller();
-    let (_, created) =
-        runtime.block_on(trent_server::run_operation(&kms, &caller, Operation::CreateKey, b"{}"));
+    let (_, created) = runtime.block_on(trent_server::run_operation(
+        &kms,
+        &caller,
+        Operation::CreateKey,
+        b"{}",
+    ));
     let created: serde_json::Value =
         serde_json::from_slice(&created).unwrap_or_else(|e| panic!("CreateKey: {e}"));
     assert_eq!(
@@ -133,14 +137,13 @@ fn service() -> Service {
             format!("{{\"KeyId\":\"{SEED_KEY_ID}\"}}"),
         ),
     ] {
-        let (status, out) =
-            runtime.block_on(trent_server::run_operation(&kms, &caller, op, body.as_bytes()));
-        assert_eq!(
-            status,
-            200,
-            "{op:?}: {}",
-            String::from_utf8_lossy(&out)
-        );
+        let (status, out) = runtime.block_on(trent_server::run_operation(
+            &kms,
+            &caller,
+            op,
+            body.as_bytes(),
+        ));
+        assert_eq!(status, 200, "{op:?}: {}", String::from_utf8_lossy(&out));
     }
     Service {
         runtime,
@@ -269,8 +272,12 @@ pub fn encryption_context(data: &[u8]) {
         return;
     };
     let encoded = trent_core::blob::encode_context(&ctx.0);
-    let reversed: std::collections::BTreeMap<String, String> =
-        ctx.0.iter().rev().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let reversed: std::collections::BTreeMap<String, String> = ctx
+        .0
+        .iter()
+        .rev()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     assert_eq!(encoded, trent_core::blob::encode_context(&reversed));
     let mut other = ctx.0.clone();
     other.insert(format!("{}x", other.len()), String::new());

@@ -36,9 +36,35 @@ impl Rng {
 }
 
 const INTERESTING: &[&[u8]] = &[
-    b"\"", b"{", b"}", b"[", b"]", b",", b":", b"null", b"true", b"-1", b"1e999", b"\\u0000",
-    b"\"\"", b"{}", b"[]", b"%", b"%2F", b"..", b"/", b"\n", b"=", b";", b"AWS4-HMAC-SHA256",
-    b"arn:aws:kms:", b"alias/", b"mrk-", b"TK\x01\x01", b"\xff", b"\x00",
+    b"\"",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b",",
+    b":",
+    b"null",
+    b"true",
+    b"-1",
+    b"1e999",
+    b"\\u0000",
+    b"\"\"",
+    b"{}",
+    b"[]",
+    b"%",
+    b"%2F",
+    b"..",
+    b"/",
+    b"\n",
+    b"=",
+    b";",
+    b"AWS4-HMAC-SHA256",
+    b"arn:aws:kms:",
+    b"alias/",
+    b"mrk-",
+    b"TK\x01\x01",
+    b"\xff",
+    b"\x00",
 ];
 
 fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
@@ -229,7 +255,9 @@ fn write_seeds() {
         .enumerate()
     {
         let bytes: Vec<u8> = (0..v["blob"].as_str().unwrap().len() / 2)
-            .map(|j| u8::from_str_radix(&v["blob"].as_str().unwrap()[2 * j..2 * j + 2], 16).unwrap())
+            .map(|j| {
+                u8::from_str_radix(&v["blob"].as_str().unwrap()[2 * j..2 * j + 2], 16).unwrap()
+            })
             .collect();
         write("blob", &format!("{i:02}"), &bytes);
     }

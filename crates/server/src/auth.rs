@@ -13,13 +13,25 @@ use trent_core::ids::{AccountId, Region};
 use trent_service::Caller;
 use trent_sigv4::{AuthError, Headers, SigningKey};
 
-/// `HeaderMap` as SigV4 sees it.
-struct HttpHeaders<'a>(&'a HeaderMap);
+/// `HeaderMap` as SigV4 sees it. HTTP/2 carries the host in the
+/// `:authority` pseudo-header, which hyper puts in the URI rather than in a
+/// `host` header; a client signs it as `host`, so it is read from there.
+struct HttpHeaders<'a> {
+    headers: &'a HeaderMap,
+    authority: Option<&'a str>,
+}
 
 impl Headers for HttpHeaders<'_> {
     fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
-        for v in self.0.get_all(name) {
+        let mut any = false;
+        for v in self.headers.get_all(name) {
+            any = true;
             f(v.as_bytes());
+        }
+        if !any && name == "host" {
+            if let Some(a) = self.authority {
+                f(a.as_bytes());
+            }
         }
     }
 }
@@ -57,6 +69,8 @@ pub struct SignedRequest<'a> {
     pub query: &'a str,
     /// Headers.
     pub headers: &'a HeaderMap,
+    /// The URI's authority (HTTP/2's `:authority`), if any.
+    pub authority: Option<&'a str>,
     /// Body.
     pub body: &'a [u8],
 }
@@ -242,7 +256,10 @@ impl Pending<'_> {
                     method: r.method,
                     path: r.path,
                     query: r.query,
-                    headers: &HttpHeaders(r.headers),
+                    headers: &HttpHeaders {
+                        headers: r.headers,
+                        authority: r.authority,
+                    },
                     body_sha256: &body_sha256,
                 };
                 trent_sigv4::verify(&req, &self.auth, self.amz_date, &recent.key)?;
