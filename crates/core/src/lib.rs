@@ -11,6 +11,7 @@
 //! so callers can write the result back with a compare-and-swap.
 
 pub mod alias;
+pub mod authz;
 pub mod blob;
 pub mod clock;
 pub mod error;

@@ -38,6 +38,18 @@ pub enum PolicyError {
     TooLarge(usize),
 }
 
+/// Where a policy is attached, which decides its grammar and how its
+/// `Principal` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    /// A key policy or a role's trust policy: each statement names its
+    /// principals (`Principal` or `NotPrincipal`).
+    Resource,
+    /// An identity policy (of a user or role) or a session policy: applies to
+    /// its holder, so it names no principal, and names its resources.
+    Identity,
+}
+
 /// `Allow` or `Deny`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
@@ -197,7 +209,7 @@ fn actions(v: &Value, what: &str) -> Result<Vec<String>, PolicyError> {
     Ok(list)
 }
 
-fn statement(v: &Value) -> Result<Statement, PolicyError> {
+fn statement(v: &Value, kind: PolicyKind) -> Result<Statement, PolicyError> {
     let m: &Map<String, Value> = v
         .as_object()
         .ok_or_else(|| grammar("Each policy statement must be a JSON object"))?;
@@ -235,10 +247,18 @@ fn statement(v: &Value) -> Result<Statement, PolicyError> {
     };
     let principal = m.get("Principal").map(principals).transpose()?;
     let not_principal = m.get("NotPrincipal").map(principals).transpose()?;
-    if principal.is_some() == not_principal.is_some() {
-        return Err(grammar(
-            "Each key policy statement must have exactly one of Principal or NotPrincipal",
-        ));
+    match kind {
+        PolicyKind::Resource if principal.is_some() == not_principal.is_some() => {
+            return Err(grammar(
+                "Each key policy statement must have exactly one of Principal or NotPrincipal",
+            ));
+        }
+        PolicyKind::Identity if principal.is_some() || not_principal.is_some() => {
+            return Err(grammar(
+                "Has prohibited field Principal: an identity-based policy names no principal",
+            ));
+        }
+        _ => {}
     }
     let action = m.get("Action").map(|v| actions(v, "Action")).transpose()?;
     let not_action = m
@@ -271,6 +291,9 @@ fn statement(v: &Value) -> Result<Statement, PolicyError> {
                 let keys = keys.as_object().ok_or_else(|| {
                     grammar(format!("Condition operator '{op}' must map to an object"))
                 })?;
+                if let Err(e) = crate::authz::parse_operator(op) {
+                    return Err(grammar(e.to_string()));
+                }
                 let mut entry = BTreeMap::new();
                 for (k, v) in keys {
                     entry.insert(k.clone(), condition_values(v)?);
@@ -296,6 +319,11 @@ fn statement(v: &Value) -> Result<Statement, PolicyError> {
 impl PolicyDocument {
     /// Parse and check a key policy document.
     pub fn parse(text: &str) -> Result<PolicyDocument, PolicyError> {
+        Self::parse_as(text, PolicyKind::Resource)
+    }
+
+    /// Parse and check a policy document attached as `kind`.
+    pub fn parse_as(text: &str, kind: PolicyKind) -> Result<PolicyDocument, PolicyError> {
         if text.len() > MAX_POLICY_BYTES {
             return Err(PolicyError::TooLarge(text.len()));
         }
@@ -326,10 +354,11 @@ impl PolicyDocument {
             Some(_) => return Err(grammar("Id must be a string")),
         };
         let statements = match m.get("Statement") {
-            Some(Value::Array(a)) if !a.is_empty() => {
-                a.iter().map(statement).collect::<Result<Vec<_>, _>>()?
-            }
-            Some(o @ Value::Object(_)) => vec![statement(o)?],
+            Some(Value::Array(a)) if !a.is_empty() => a
+                .iter()
+                .map(|s| statement(s, kind))
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(o @ Value::Object(_)) => vec![statement(o, kind)?],
             _ => {
                 return Err(grammar(
                     "The policy document must contain at least one Statement",

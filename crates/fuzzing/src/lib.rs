@@ -31,8 +31,11 @@ use trent_proto::Operation;
 use trent_service::{Caller, Kms, Settings};
 use trent_store::MemoryStore;
 
+/// A fuzz target's body.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name its corpus directory and cargo-fuzz binary use.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("operation", operation),
     ("blob", blob),
     ("sigv4", sigv4),

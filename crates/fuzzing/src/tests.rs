@@ -163,7 +163,7 @@ fn the_seed_key_exists_in_a_fresh_service() {
         &s.kms,
         &s.caller,
         Operation::DescribeKey,
-        format!("{{\"KeyId\":\"alias/fuzz\"}}").as_bytes(),
+        b"{\"KeyId\":\"alias/fuzz\"}",
     ));
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(status, 200, "{v}");

@@ -169,6 +169,29 @@ impl Validator {
         }
     }
 
+    /// A list of model enums: AWS reports a bad member at the list, quoting
+    /// the whole list.
+    pub fn list_one_of<T: ModelEnum>(&mut self, member: &str, value: Option<&[WireEnum<T>]>) {
+        let Some(list) = value else { return };
+        if list.iter().any(|v| matches!(v, WireEnum::Unknown(_))) {
+            let items: Vec<&str> = list
+                .iter()
+                .map(|v| match v {
+                    WireEnum::Known(k) => k.as_str(),
+                    WireEnum::Unknown(s) => s.as_str(),
+                })
+                .collect();
+            self.push(
+                Some(format!("'[{}]'", items.join(", "))),
+                member,
+                &format!(
+                    "satisfy constraint: [Member must satisfy enum value set: {}]",
+                    T::value_set()
+                ),
+            );
+        }
+    }
+
     /// List length.
     pub fn list_length<T>(&mut self, member: &str, value: Option<&[T]>, min: usize, max: usize) {
         let Some(l) = value else { return };

@@ -198,9 +198,17 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let rid = state.request_ids.next();
+    let http2 = req.version() == http::Version::HTTP_2;
     match handle_inner(&state, req, &rid).await {
         Ok(body) => Ok(respond(200, &rid, body)),
-        Err(e) => Ok(error_response(&e, &rid)),
+        Err(e) => {
+            let mut r = error_response(&e, &rid);
+            if http2 {
+                // Connection-level headers do not exist in HTTP/2.
+                r.headers_mut().remove(http::header::CONNECTION);
+            }
+            Ok(r)
+        }
     }
 }
 

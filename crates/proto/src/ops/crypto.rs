@@ -45,9 +45,7 @@ pub fn ignores_ciphertext(
 }
 
 fn dry_run_modifiers(v: &mut Validator, m: Option<&[WireEnum<DryRunModifierType>]>) {
-    for (i, m) in m.unwrap_or_default().iter().enumerate() {
-        v.one_of(&format!("dryRunModifiers.{}.member", i + 1), Some(m));
-    }
+    v.list_one_of("dryRunModifiers", m);
 }
 
 /// Encrypt.

@@ -169,9 +169,7 @@ impl Validate for ListKeysRequest {
     fn validate(&self, v: &mut Validator) {
         paging(v, self.limit, &self.marker);
         v.list_length("resourceOwners", self.resource_owners.as_deref(), 1, 2);
-        for (i, o) in self.resource_owners.iter().flatten().enumerate() {
-            v.one_of(&format!("resourceOwners.{}.member", i + 1), Some(o));
-        }
+        v.list_one_of("resourceOwners", self.resource_owners.as_deref());
     }
 }
 

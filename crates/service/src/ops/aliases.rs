@@ -3,17 +3,29 @@
 use super::keys::req;
 use super::{page_size, read_marker, split_page};
 use crate::{Caller, InvalidRequest, Kms, ServiceError};
-use trent_core::alias::{check_alias_name, AliasNameError, AliasRecord, MAX_ALIASES_PER_KEY};
+use trent_core::alias::{
+    check_alias_name, check_new_alias_name, AliasNameError, AliasRecord, MAX_ALIASES_PER_KEY,
+};
 use trent_core::ids::{Accepts, AliasName, KeyLocator, KeyRef};
 use trent_proto::ops::*;
 use trent_proto::Timestamp;
 use trent_store::StoreError;
 
-fn alias_name(name: &Option<String>) -> Result<AliasName, ServiceError> {
-    check_alias_name(req(name)).map_err(|e| match e {
+fn alias_error(e: AliasNameError) -> ServiceError {
+    match e {
         AliasNameError::Reserved => ServiceError::ReservedAlias,
         other => InvalidRequest::AliasName(other).into(),
-    })
+    }
+}
+
+/// The name of an existing alias (DeleteAlias).
+fn alias_name(name: &Option<String>) -> Result<AliasName, ServiceError> {
+    check_alias_name(req(name)).map_err(alias_error)
+}
+
+/// The name of an alias being created or re-pointed.
+fn new_alias_name(name: &Option<String>) -> Result<AliasName, ServiceError> {
+    check_new_alias_name(req(name)).map_err(alias_error)
 }
 
 impl Kms {
@@ -41,7 +53,7 @@ impl Kms {
 
     /// CreateAlias.
     pub async fn create_alias(&self, caller: &Caller, r: AliasRequest) -> Result<(), ServiceError> {
-        let name = alias_name(&r.alias_name)?;
+        let name = new_alias_name(&r.alias_name)?;
         let target = self
             .alias_target(caller, &r.target_key_id, "kms:CreateAlias")
             .await?;
@@ -82,7 +94,7 @@ impl Kms {
 
     /// UpdateAlias.
     pub async fn update_alias(&self, caller: &Caller, r: AliasRequest) -> Result<(), ServiceError> {
-        let name = alias_name(&r.alias_name)?;
+        let name = new_alias_name(&r.alias_name)?;
         let Some(mut alias) = self
             .store
             .get_alias(&caller.region, &caller.account, &name)

@@ -198,6 +198,9 @@ impl Kms {
         r: ListKeysRequest,
     ) -> Result<ListKeysResponse, ServiceError> {
         let size = page_size(r.limit, 100, 1000);
+        let after = read_marker("keys", r.marker.as_deref())?
+            .map(|s| KeyId::parse(&s).ok_or(ServiceError::InvalidMarker))
+            .transpose()?;
         // Keys shared through AWS RAM are not the caller's own, and Trent has
         // no RAM: asking only for those lists nothing; asking for both lists
         // the caller's own.
@@ -213,9 +216,6 @@ impl Kms {
                 truncated: false,
             });
         }
-        let after = read_marker("keys", r.marker.as_deref())?
-            .map(|s| KeyId::parse(&s).ok_or(ServiceError::InvalidMarker))
-            .transpose()?;
         let ids = self
             .store
             .list_keys(&caller.region, &caller.account, after.as_ref(), size + 1)

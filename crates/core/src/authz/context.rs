@@ -1,0 +1,222 @@
+//! The condition keys of a KMS request: what the caller, the key, the
+//! request and the connection say, by the names AWS gives them.
+
+use super::condition::{Context, Value};
+use super::principal::Principal;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// What conditions may ask about the key a request acts on.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyFacts<'a> {
+    /// `kms:KeySpec`.
+    pub spec: &'a str,
+    /// `kms:KeyUsage`.
+    pub usage: &'a str,
+    /// `kms:KeyOrigin`.
+    pub origin: &'a str,
+    /// `kms:MultiRegion`.
+    pub multi_region: bool,
+    /// `aws:ResourceTag/*`.
+    pub tags: &'a [(String, String)],
+    /// `kms:ResourceAliases` (alias names), when loaded.
+    pub aliases: Option<&'a [String]>,
+}
+
+/// What conditions may ask about a CreateGrant request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GrantFacts<'a> {
+    /// `kms:GrantOperations`.
+    pub operations: &'a [&'a str],
+    /// `kms:GranteePrincipal`.
+    pub grantee: Option<&'a str>,
+    /// `kms:RetiringPrincipal`.
+    pub retiring: Option<&'a str>,
+    /// `kms:GrantConstraintType`.
+    pub constraint_types: &'a [&'a str],
+}
+
+/// Everything a condition can read, for one request.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestContext<'a> {
+    /// The caller.
+    pub caller: &'a Principal,
+    /// Now, in milliseconds since the epoch (the service clock).
+    pub now_ms: i64,
+    /// `aws:SourceIp`.
+    pub source_ip: Option<IpAddr>,
+    /// `aws:SecureTransport`.
+    pub secure_transport: bool,
+    /// The key acted on.
+    pub key: Option<KeyFacts<'a>>,
+    /// `kms:EncryptionContext:*` and `kms:EncryptionContextKeys`.
+    pub encryption_context: Option<&'a BTreeMap<String, String>>,
+    /// `kms:EncryptionAlgorithm`.
+    pub encryption_algorithm: Option<&'a str>,
+    /// `kms:RequestAlias`: the alias the request named the key by.
+    pub request_alias: Option<&'a str>,
+    /// CreateGrant's parameters.
+    pub grant: Option<GrantFacts<'a>>,
+    /// `kms:RotationPeriodInDays`.
+    pub rotation_period_days: Option<i64>,
+    /// `kms:ScheduleKeyDeletionPendingWindowInDays`.
+    pub pending_window_days: Option<i64>,
+    /// `aws:RequestTag/*` (CreateKey, TagResource).
+    pub request_tags: Option<&'a [(String, String)]>,
+    /// `aws:TagKeys` (CreateKey, TagResource, UntagResource).
+    pub tag_keys: Option<&'a [String]>,
+    /// `kms:KeySpec` etc. of a key being created (CreateKey has no key yet).
+    pub new_key: Option<(&'a str, &'a str, &'a str, bool)>,
+}
+
+impl<'a> RequestContext<'a> {
+    /// A context with only the caller and the time.
+    pub fn new(caller: &'a Principal, now_ms: i64) -> Self {
+        RequestContext {
+            caller,
+            now_ms,
+            source_ip: None,
+            secure_transport: false,
+            key: None,
+            encryption_context: None,
+            encryption_algorithm: None,
+            request_alias: None,
+            grant: None,
+            rotation_period_days: None,
+            pending_window_days: None,
+            request_tags: None,
+            tag_keys: None,
+            new_key: None,
+        }
+    }
+}
+
+fn one<'a>(s: impl Into<Cow<'a, str>>) -> Option<Value<'a>> {
+    Some(Value::One(s.into()))
+}
+
+fn bool_value<'a>(b: bool) -> Option<Value<'a>> {
+    one(if b { "true" } else { "false" })
+}
+
+fn lookup<'a>(pairs: impl Iterator<Item = (&'a String, &'a String)>, key: &str) -> Option<&'a str> {
+    let mut found = None;
+    for (k, v) in pairs {
+        if k.eq_ignore_ascii_case(key) {
+            found = Some(v.as_str());
+        }
+    }
+    found
+}
+
+fn iso8601(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+impl Context for RequestContext<'_> {
+    fn value(&self, key: &str) -> Option<Value<'_>> {
+        let c = self.caller;
+        if let Some(k) = key.strip_prefix("kms:encryptioncontext:") {
+            return lookup(self.encryption_context?.iter(), k).and_then(one);
+        }
+        if let Some(k) = key.strip_prefix("aws:principaltag/") {
+            return lookup(c.tags.iter(), k).and_then(one);
+        }
+        if let Some(k) = key.strip_prefix("aws:resourcetag/") {
+            let tags = self.key?.tags;
+            return lookup(tags.iter().map(|(k, v)| (k, v)), k).and_then(one);
+        }
+        if let Some(k) = key.strip_prefix("aws:requesttag/") {
+            return lookup(self.request_tags?.iter().map(|(k, v)| (k, v)), k).and_then(one);
+        }
+        match key {
+            "kms:encryptioncontextkeys" => Some(Value::Many(
+                self.encryption_context?
+                    .keys()
+                    .map(|k| Cow::Borrowed(k.as_str()))
+                    .collect(),
+            )),
+            "kms:calleraccount" | "aws:principalaccount" => one(c.account.as_str()),
+            "aws:principalarn" => one(&*c.principal_arn),
+            "aws:userid" => one(&*c.user_id),
+            "aws:username" => c.username().and_then(one),
+            "aws:principaltype" => one(c.type_name()),
+            "aws:principalisawsservice" => bool_value(false),
+            "aws:sourceip" => self.source_ip.and_then(|ip| one(ip.to_string())),
+            "aws:securetransport" => bool_value(self.secure_transport),
+            "aws:currenttime" => one(iso8601(self.now_ms)),
+            "aws:epochtime" => one(self.now_ms.div_euclid(1000).to_string()),
+            "kms:keyspec" => match (self.key, self.new_key) {
+                (Some(k), _) => one(k.spec),
+                (None, Some(n)) => one(n.0),
+                _ => None,
+            },
+            "kms:keyusage" => match (self.key, self.new_key) {
+                (Some(k), _) => one(k.usage),
+                (None, Some(n)) => one(n.1),
+                _ => None,
+            },
+            "kms:keyorigin" => match (self.key, self.new_key) {
+                (Some(k), _) => one(k.origin),
+                (None, Some(n)) => one(n.2),
+                _ => None,
+            },
+            "kms:multiregion" => match (self.key, self.new_key) {
+                (Some(k), _) => bool_value(k.multi_region),
+                (None, Some(n)) => bool_value(n.3),
+                _ => None,
+            },
+            "kms:resourcealiases" => Some(Value::Many(
+                self.key?
+                    .aliases?
+                    .iter()
+                    .map(|a| Cow::Borrowed(a.as_str()))
+                    .collect(),
+            )),
+            "kms:encryptionalgorithm" => self.encryption_algorithm.and_then(one),
+            "kms:requestalias" => self.request_alias.and_then(one),
+            "kms:grantoperations" => Some(Value::Many(
+                self.grant?
+                    .operations
+                    .iter()
+                    .map(|o| Cow::Borrowed(*o))
+                    .collect(),
+            )),
+            "kms:granteeprincipal" => self.grant?.grantee.and_then(one),
+            "kms:retiringprincipal" => self.grant?.retiring.and_then(one),
+            "kms:grantconstrainttype" => Some(Value::Many(
+                self.grant?
+                    .constraint_types
+                    .iter()
+                    .map(|o| Cow::Borrowed(*o))
+                    .collect(),
+            )),
+            // Grants Trent makes are never for an AWS service's resource.
+            "kms:grantisforawsresource" => self.grant.and_then(|_| bool_value(false)),
+            "kms:rotationperiodindays" => {
+                self.rotation_period_days.and_then(|d| one(d.to_string()))
+            }
+            "kms:schedulekeydeletionpendingwindowindays" => {
+                self.pending_window_days.and_then(|d| one(d.to_string()))
+            }
+            "aws:tagkeys" => Some(Value::Many(
+                self.tag_keys?
+                    .iter()
+                    .map(|k| Cow::Borrowed(k.as_str()))
+                    .collect(),
+            )),
+            _ => None,
+        }
+    }
+}
