@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Unauthenticated flood: many connections that each send a valid-looking
-signed header and a large body without valid credentials (an unknown access
-key, or a known one with a wrong secret), while one correctly signed
-Encrypt a second goes through. Reports the server's resident memory (now
+signed header and a large body without valid credentials (half an unknown
+access key, half a configured access key id, `--flood-key`, with a wrong
+secret), while a correctly signed Encrypt with another credential goes
+through every 200 ms. Reports the server's resident memory (now
 and peak) and how the good requests fared.
 
 Used by `bench/run.sh` (figures in docs/benchmarks.md) and by
 `tests/test_network.py`, which asserts on the same numbers.
 
     python bench/flood.py --endpoint http://127.0.0.1:8080 --pid PID \\
-        --access-key AKID --secret SECRET [--connections 1500] [--body-mib 1]
+        --access-key AKID --secret SECRET --flood-key OTHER_AKID \\
+        [--connections 1500] [--body-mib 1]
 """
 
 import argparse
@@ -81,12 +83,12 @@ async def attack(host, port, heads, body, connections):
     return outcomes
 
 
-def flood(endpoint, pid, access_key, secret, connections=1500, body_mib=1, key_id=None):
+def flood(endpoint, pid, access_key, secret, flood_key, connections=1500, body_mib=1, key_id=None):
     host, port = endpoint.split("//")[1].rstrip("/").split(":")
     port = int(port)
     body = b"x" * (body_mib << 20)
     heads = [
-        attack_head(host, port, access_key, "not-the-secret", len(body)),
+        attack_head(host, port, flood_key, "not-the-secret", len(body)),
         attack_head(host, port, "AKIAUNKNOWNATTACKER0", "whatever", len(body)),
     ]
     kms = boto3.client(
@@ -143,10 +145,11 @@ def main():
     ap.add_argument("--pid", type=int, required=True)
     ap.add_argument("--access-key", required=True)
     ap.add_argument("--secret", required=True)
+    ap.add_argument("--flood-key", required=True, help="a configured access key id the flood signs with, without its secret")
     ap.add_argument("--connections", type=int, default=1500)
     ap.add_argument("--body-mib", type=int, default=1)
     a = ap.parse_args()
-    print(json.dumps(flood(a.endpoint, a.pid, a.access_key, a.secret, a.connections, a.body_mib), indent=1))
+    print(json.dumps(flood(a.endpoint, a.pid, a.access_key, a.secret, a.flood_key, a.connections, a.body_mib), indent=1))
 
 
 if __name__ == "__main__":

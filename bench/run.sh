@@ -44,6 +44,10 @@ file = "$WORK/root.key"
 access_key_id = "AKIABENCH00000000001"
 secret_access_key = "bench-secret-access-key"
 account_id = "111122223333"
+[[credentials]]
+access_key_id = "AKIABENCHFLOODED0002"
+secret_access_key = "the-flood-does-not-know-this"
+account_id = "111122223333"
 TOML
 
 wait_port() {
@@ -127,12 +131,14 @@ for r in $(seq 1 "$ROUNDS"); do
     stop_server
 done
 
-# A flood of unauthenticated 1 MiB bodies on 1,500 connections, with a signed
-# Encrypt every 200 ms: the server's memory and the good requests' fate.
+# A flood of unauthenticated 1 MiB bodies on 1,500 connections (half an
+# unknown access key, half a configured key id without its secret), with a
+# signed Encrypt of another credential every 200 ms: the server's memory and
+# the good requests' fate.
 start_trent
 ulimit -n 8192 2>/dev/null || true
 "$PY" bench/flood.py --endpoint "$URL" --pid "$SERVER_PID" --access-key AKIABENCH00000000001 \
-    --secret bench-secret-access-key --connections 1500 --body-mib 1 > "$OUT/flood.json"
+    --secret bench-secret-access-key --flood-key AKIABENCHFLOODED0002 --connections 1500 --body-mib 1 > "$OUT/flood.json"
 stop_server
 cat "$OUT/flood.json"
 

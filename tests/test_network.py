@@ -19,10 +19,16 @@ sys.path.insert(0, str(ROOT / "bench"))
 import flood  # noqa: E402
 
 ALICE = ("AKIAALICE0000000001", "alice-secret")
+BOB = ("AKIABOB0000000000002", "bob-secret")
 CONFIG = f"""
 [[credentials]]
 access_key_id = "{ALICE[0]}"
 secret_access_key = "{ALICE[1]}"
+account_id = "111122223333"
+
+[[credentials]]
+access_key_id = "{BOB[0]}"
+secret_access_key = "{BOB[1]}"
 account_id = "111122223333"
 """
 
@@ -149,14 +155,14 @@ def test_connection_cap_throttles_then_recovers(tmp_path):
 
 def test_flood_of_unauthenticated_megabyte_bodies(tmp_path):
     """1,500 connections, each a valid-looking signed header and 1 MiB of
-    body without valid credentials (half an unknown access key, half a known
-    one with a wrong secret): resident memory stays under 300 MB and a
-    correctly signed Encrypt keeps working throughout."""
+    body without valid credentials (half an unknown access key, half Bob's
+    access key id with a wrong secret): resident memory stays under 300 MB
+    and a correctly signed Encrypt (Alice's) keeps working throughout."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
     s = configured(tmp_path).start()
     try:
-        r = flood.flood(s.endpoint, s.proc.pid, ALICE[0], ALICE[1], connections=1500, body_mib=1)
+        r = flood.flood(s.endpoint, s.proc.pid, ALICE[0], ALICE[1], BOB[0], connections=1500, body_mib=1)
         print(json.dumps(r, indent=1))
         assert r["rss_peak_mib"] < 300, r
         assert r["good_requests"] >= 1 and r["good_ok"] == r["good_requests"], r
@@ -202,5 +208,71 @@ def test_clock_endpoint_does_not_exist_without_the_flag(tmp_path):
         status, body = s.clock_request("advance_seconds=1")
         assert status == 400 and err(body)[0] == "UnknownOperationException"
         assert "UNSAFE TEST CLOCK" not in s.read_log()
+    finally:
+        s.stop()
+
+
+def test_one_access_key_cannot_take_the_whole_body_budget(tmp_path):
+    """Access key ids are not secret: someone who knows one, without its
+    secret, holding slow bodies can take that key's share of the budget (a
+    quarter), not everyone's."""
+    extra = "max_buffered_body_bytes = 8388608\noverload_wait_ms = 200\n"
+    cfg = write_config(tmp_path / "share.toml", extra + CONFIG)
+    s = Server(tmp_path / "share", config=cfg).start()
+    try:
+        held = []
+        for _ in range(2):
+            h = signed_headers(s, "Encrypt", b"{}", creds=(ALICE[0], "not-the-secret"), content_length=1 << 20)
+            c = connect(s)
+            send_head(c, h)
+            held.append(c)
+        time.sleep(0.3)
+        h = signed_headers(s, "Encrypt", b"{}", creds=(ALICE[0], "not-the-secret"), content_length=1 << 20)
+        status, _, body = exchange(s, h)
+        assert (status, err(body)[0]) == (400, "ThrottlingException"), "alice's share (2 MiB) is taken"
+        kms = s.client(access_key=BOB[0], secret=BOB[1])
+        assert kms.create_key()["KeyMetadata"]["Enabled"], "bob is not affected"
+        for c in held:
+            c.close()
+    finally:
+        s.stop()
+
+
+def test_silent_connections_do_not_hold_slots_for_ever(tmp_path):
+    """HTTP/2 has no header timeout: connections that complete the TLS
+    handshake and then say nothing are closed by the idle watchdog, so a
+    handful of them cannot keep every slot."""
+    import ssl
+    cfg = write_config(tmp_path / "idle.toml", "max_connections = 2\noverload_wait_ms = 100\n" + CONFIG)
+    s = Server(tmp_path / "idle", config=cfg, tls="dev").start()
+    try:
+        ctx = ssl.create_default_context(cafile=s.ca_bundle)
+        ctx.set_alpn_protocols(["h2"])
+        silent = []
+        for _ in range(2):
+            t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", s.port)), server_hostname="127.0.0.1")
+            assert t.selected_alpn_protocol() == "h2"
+            silent.append(t)
+        time.sleep(0.3)
+        kms = s.client(access_key=ALICE[0], secret=ALICE[1])
+        with pytest.raises(Exception) as e:
+            kms.list_keys()
+        assert "Throttling" in str(e.value) or "Rate exceeded" in str(e.value), e.value
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                kms.list_keys()
+                break
+            except Exception:  # noqa: BLE001 - still throttled
+                time.sleep(2)
+        else:
+            raise AssertionError("silent connections still hold every slot after 60 s")
+        # The silent connections were closed by the server.
+        for t in silent:
+            t.settimeout(5)
+            try:
+                assert t.recv(1 << 16) is not None
+            except (ssl.SSLError, OSError):
+                pass
     finally:
         s.stop()

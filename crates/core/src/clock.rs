@@ -40,9 +40,14 @@ impl ManualClock {
         Self::default()
     }
 
-    /// Move the clock forward (or back) by `ms`.
+    /// Move the clock forward (or back) by `ms`, saturating rather than
+    /// wrapping.
     pub fn advance(&self, ms: Millis) {
-        self.offset.fetch_add(ms, Ordering::SeqCst);
+        let _ = self
+            .offset
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |o| {
+                Some(o.saturating_add(ms))
+            });
     }
 
     /// The current offset from system time.
@@ -53,6 +58,8 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> Millis {
-        SystemClock.now() + self.offset.load(Ordering::SeqCst)
+        SystemClock
+            .now()
+            .saturating_add(self.offset.load(Ordering::SeqCst))
     }
 }

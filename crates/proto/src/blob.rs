@@ -55,10 +55,35 @@ impl<'de> Deserialize<'de> for Blob {
     }
 }
 
+/// Decodes into a buffer that is zeroized whatever happens: a string that
+/// turns out not to be base64 half-way leaves no decoded part behind.
+struct SecretB64Visitor;
+
+impl Visitor<'_> for SecretB64Visitor {
+    type Value = Zeroizing<Vec<u8>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a base64-encoded string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Zeroizing<Vec<u8>>, E> {
+        let invalid = || E::custom("Invalid base64 in a binary member");
+        let len = STANDARD
+            .decoded_length(v.as_bytes())
+            .map_err(|_| invalid())?;
+        let mut out = Zeroizing::new(vec![0u8; len]);
+        let n = STANDARD
+            .decode(v.as_bytes(), base64_simd::Out::from_slice(&mut out[..]))
+            .map_err(|_| invalid())?
+            .len();
+        out.truncate(n);
+        Ok(out)
+    }
+}
+
 impl<'de> Deserialize<'de> for SecretBlob {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(B64Visitor)
-            .map(|v| SecretBlob(Zeroizing::new(v)))
+        d.deserialize_str(SecretB64Visitor).map(SecretBlob)
     }
 }
 
@@ -86,6 +111,18 @@ mod tests {
         assert_eq!(&b.0[..], b"hello");
         assert_eq!(format!("{b:?}"), "SecretBlob(<redacted 5 bytes>)");
         assert_eq!(serde_json::to_string(&b).unwrap(), "\"aGVsbG8=\"");
+    }
+
+    #[test]
+    fn secret_blobs_decode_like_blobs() {
+        for text in ["\"\"", "\"aGVsbG8=\"", "\"AAEC\"", "\"aGk=\""] {
+            let b: Blob = serde_json::from_str(text).unwrap();
+            let s: SecretBlob = serde_json::from_str(text).unwrap();
+            assert_eq!(&s.0[..], &b.0[..], "{text}");
+        }
+        for bad in ["\"!!!\"", "\"aGVsbG8\"", "\"aGVsbG8==\"", "\"aGV sbG8=\""] {
+            assert!(serde_json::from_str::<SecretBlob>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -240,6 +240,12 @@ impl std::fmt::Debug for Pending<'_> {
 }
 
 impl Pending<'_> {
+    /// The access key id the request is signed with (not a secret: it
+    /// counts the key's share of the body budget).
+    pub fn access_key_id(&self) -> &str {
+        self.auth.access_key_id
+    }
+
     /// Verify the signature (with credentials) and name the caller.
     pub fn finish(self, r: &SignedRequest<'_>, request_id: String) -> Result<Caller, AuthError> {
         match self.who {

@@ -489,16 +489,40 @@ fn credentials(entries: &[CredentialConfig]) -> Result<Vec<Credential>, ConfigEr
     Ok(out)
 }
 
-/// `line L, column C: message` of a TOML error, never quoting the file.
+/// `line L, column C: message` of a TOML error, never quoting the file, nor
+/// a value: a type error's message would quote the string it got
+/// (`invalid type: string "..."`), which may be a secret put in the wrong
+/// place.
 fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
-    let msg = e.message();
+    let msg = redact_quoted(e.message());
     let Some(span) = e.span() else {
-        return msg.to_string();
+        return msg;
     };
     let before = text.get(..span.start).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
     format!("line {line}, column {column}: {msg}")
+}
+
+/// Replace every double-quoted part of a message with `"..."`.
+fn redact_quoted(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut inside = false;
+    for c in msg.chars() {
+        match (c, inside) {
+            ('"', false) => {
+                inside = true;
+                out.push_str("\"...");
+            }
+            ('"', true) => {
+                inside = false;
+                out.push('"');
+            }
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -703,6 +727,25 @@ mod tests {
         let text = ServeConfig::load(&o).unwrap_err().to_string();
         assert!(text.contains("line 3"), "{text}");
         assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn type_errors_do_not_quote_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        let secret = "ab".repeat(32);
+        std::fs::write(&path, format!("root_key = \"{secret}\"\n")).unwrap();
+        let o = Overrides {
+            config: Some(path),
+            ..Default::default()
+        };
+        let text = ServeConfig::load(&o).unwrap_err().to_string();
+        assert!(text.contains("line 1"), "{text}");
+        assert!(!text.contains(&secret[..16]), "{text}");
+        assert_eq!(
+            redact_quoted(r#"invalid type: string "s3cr3t", expected x"#),
+            r#"invalid type: string "...", expected x"#
+        );
     }
 
     #[test]

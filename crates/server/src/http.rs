@@ -41,7 +41,6 @@ pub struct AppState {
 }
 
 /// The test-only clock and the token that guards its endpoint.
-#[derive(Debug)]
 pub struct TestClock {
     /// The clock.
     pub clock: Arc<ManualClock>,
@@ -49,6 +48,15 @@ pub struct TestClock {
     /// [`TEST_CLOCK_TOKEN_HEADER`].
     pub token: String,
 }
+
+impl std::fmt::Debug for TestClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TestClock(<token redacted>)")
+    }
+}
+
+/// The longest step the test clock takes at once: a hundred years.
+const MAX_CLOCK_STEP_SECONDS: i64 = 100 * 366 * 86_400;
 
 const JSON_11: &str = "application/x-amz-json-1.1";
 /// The test-only clock endpoint.
@@ -181,9 +189,17 @@ fn error_response(e: &WireError, request_id: &str) -> Response<ResponseBody> {
     .unwrap_or_default();
     tracing::debug!(request_id, error = code.as_str(), "request failed");
     let mut r = respond(code.http_status(), request_id, Zeroizing::new(body));
-    if matches!(e, WireError::Auth(_) | WireError::Throttled) {
-        // A caller that could not authenticate, or could not be served for
-        // lack of room, does not keep a connection (and its buffers) open.
+    if matches!(
+        e,
+        WireError::Auth(_)
+            | WireError::Throttled
+            | WireError::TooLarge(_)
+            | WireError::UnknownOperation
+    ) {
+        // A caller that could not authenticate, could not be served for lack
+        // of room, or was refused before its body was read does not keep a
+        // connection (and its buffers) open. (HTTP/1.1; HTTP/2 has no such
+        // header, and its connections end by the idle limit.)
         r.headers_mut().insert(
             http::header::CONNECTION,
             http::HeaderValue::from_static("close"),
@@ -224,9 +240,6 @@ pub async fn throttled(
     ))
 }
 
-/// How long a request body may take to arrive.
-pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
 async fn handle_inner(
     state: &AppState,
     req: Request<Incoming>,
@@ -248,13 +261,12 @@ async fn handle_inner(
     if declared.is_some_and(|n| n > max) {
         return Err(WireError::TooLarge(max));
     }
-    let expected = declared.unwrap_or(max);
-    let _budget = state
+    let mut budget = state
         .gate
-        .body_budget(expected)
+        .body_budget(pending.access_key_id(), declared)
         .await
         .ok_or(WireError::Throttled)?;
-    let body = read_body(body, max, expected).await?;
+    let body = read_body(body, max, declared, &mut budget).await?;
     let caller = pending
         .finish(
             &SignedRequest {
@@ -284,18 +296,34 @@ fn declared_length(parts: &http::request::Parts) -> Result<Option<usize>, WireEr
     }
 }
 
+/// How long a request body may take to arrive, in all.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long a body may pause between two pieces.
+pub const BODY_PAUSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Read a body of at most `max` bytes into a buffer Trent owns and zeroizes
-/// (it may hold plaintext). `expected` is the declared length, so the buffer
-/// is allocated once; a body without one grows by copying into a new
+/// (it may hold plaintext). With a declared length the buffer is allocated
+/// once and its room in the budget was taken up front; without one, room is
+/// taken as the body arrives, and the buffer grows by copying into a new
 /// zeroizing buffer, never by a reallocation that would leave a copy behind.
+/// A client that pauses for [`BODY_PAUSE_TIMEOUT`], or takes longer than
+/// [`BODY_READ_TIMEOUT`] in all, is cut off: it does not hold its room in the
+/// budget for long.
 async fn read_body(
     mut body: Incoming,
     max: usize,
-    expected: usize,
+    declared: Option<usize>,
+    budget: &mut crate::limits::BodyPermit,
 ) -> Result<Zeroizing<Vec<u8>>, WireError> {
     let read = async {
-        let mut buf = Zeroizing::new(Vec::with_capacity(expected.min(max)));
-        while let Some(frame) = body.frame().await {
+        let first = declared.unwrap_or(crate::limits::SMALL_BODY).min(max);
+        let mut buf = Zeroizing::new(Vec::with_capacity(first));
+        loop {
+            let frame = match tokio::time::timeout(BODY_PAUSE_TIMEOUT, body.frame()).await {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(_) => return Err(WireError::Serialization(None)),
+            };
             let frame = frame.map_err(|_| WireError::Serialization(None))?;
             let Ok(data) = frame.into_data() else {
                 continue;
@@ -303,6 +331,9 @@ async fn read_body(
             let len = buf.len() + data.len();
             if len > max {
                 return Err(WireError::TooLarge(max));
+            }
+            if declared.is_none() && !budget.grow(len).await {
+                return Err(WireError::Throttled);
             }
             if len > buf.capacity() {
                 let mut bigger = Zeroizing::new(Vec::with_capacity((len * 2).min(max)));
@@ -313,8 +344,6 @@ async fn read_body(
         }
         Ok(buf)
     };
-    // A client that stops sending mid-body does not hold the connection
-    // (and the buffered part) for ever.
     tokio::time::timeout(BODY_READ_TIMEOUT, read)
         .await
         .map_err(|_| WireError::Serialization(None))?
@@ -511,7 +540,7 @@ async fn test_clock(
         .split('&')
         .find_map(|p| p.strip_prefix("advance_seconds="))
         .and_then(|v| v.parse().ok())
-        .filter(|s| *s >= 0)
+        .filter(|s| (0..=MAX_CLOCK_STEP_SECONDS).contains(s))
         .ok_or(WireError::UnknownOperation)?;
     clock.clock.advance(secs.saturating_mul(1000));
     let report = state.kms.sweep().await?;

@@ -20,7 +20,7 @@ pub use http::run_operation;
 pub use tls::TlsError;
 
 use crate::http::{AppState, TestClock};
-use crate::limits::{Admission, Gate};
+use crate::limits::{supervise, Activity, Admission, Gate, Watched};
 use crate::tls::Tls;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -87,6 +87,9 @@ const CONNECTION_READ_BUFFER: usize = 64 * 1024;
 
 /// Run the server until SIGINT or SIGTERM.
 pub async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
+    // SIGHUP's default action ends the process: catch it before the slow
+    // parts of the start (Argon2id, loading TLS files).
+    let hangups = tls::hangup_signals();
     raise_open_file_limit(cfg.limits.max_connections);
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -160,6 +163,9 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         tls = tls.as_ref().map_or("off", |t| if t.requires_client_certificates() { "on, client certificates required" } else { "on" }),
         "trent is serving the AWS KMS API"
     );
+    if tls.as_ref().is_some_and(|t| t.dev_ca().is_some()) && !cfg.listen.ip().is_loopback() {
+        tracing::warn!("--dev-tls on a network address: its certificate names only localhost, 127.0.0.1 and ::1, so clients elsewhere cannot verify it; use tls_cert_file and tls_key_file for a certificate of your own");
+    }
     if let Some(ca) = tls.as_ref().and_then(|t| t.dev_ca()) {
         let ca = std::fs::canonicalize(ca).unwrap_or_else(|_| ca.to_path_buf());
         tracing::info!(
@@ -172,7 +178,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         kms.clone(),
         Duration::from_secs(cfg.background_interval_secs),
     );
-    let reloader = tls::reload_on_sighup(tls.clone());
+    let reloader = tls::reload_on_sighup(hangups, tls.clone());
     let gate = Arc::new(Gate::new(cfg.limits));
     let state = Arc::new(AppState {
         kms: kms.clone(),
@@ -229,6 +235,7 @@ fn random<const N: usize>(provider: &dyn CryptoProvider) -> [u8; N] {
 /// Serve one connection: TLS handshake if configured, then HTTP/1.1 (or
 /// HTTP/2 when ALPN chose it). A connection admitted past the cap waits for
 /// a slot, and if none comes in time, is answered `ThrottlingException`.
+/// A watchdog ends connections that sit idle or stop moving bytes.
 async fn connection(
     state: Arc<AppState>,
     stream: TcpStream,
@@ -243,8 +250,10 @@ async fn connection(
         },
         Admission::Refuse => return,
     };
+    let activity = Arc::new(Activity::default());
+    let stream = Watched::new(stream, activity.clone());
     match tls {
-        None => serve_http1(state, TokioIo::new(stream), throttle).await,
+        None => serve_http1(state, TokioIo::new(stream), throttle, activity).await,
         Some(acceptor) => {
             let stream =
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -257,15 +266,30 @@ async fn connection(
                 };
             let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
             if h2 {
-                serve_http2(state, TokioIo::new(stream), throttle).await;
+                serve_http2(state, TokioIo::new(stream), throttle, activity).await;
             } else {
-                serve_http1(state, TokioIo::new(stream), throttle).await;
+                serve_http1(state, TokioIo::new(stream), throttle, activity).await;
             }
         }
     }
 }
 
-async fn serve_http1<I>(state: Arc<AppState>, io: I, throttle: bool)
+/// The request handler, counting requests for the connection's watchdog.
+async fn watched_handle(
+    state: Arc<AppState>,
+    activity: Arc<Activity>,
+    throttle: bool,
+    req: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<http::ResponseBody>, std::convert::Infallible> {
+    let _guard = activity.request();
+    if throttle {
+        http::throttled(state, req).await
+    } else {
+        http::handle(state, req).await
+    }
+}
+
+async fn serve_http1<I>(state: Arc<AppState>, io: I, throttle: bool, activity: Arc<Activity>)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -275,18 +299,15 @@ where
         .max_buf_size(CONNECTION_READ_BUFFER)
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
-    let _ = if throttle {
-        builder
-            .serve_connection(io, service_fn(move |r| http::throttled(state.clone(), r)))
-            .await
-    } else {
-        builder
-            .serve_connection(io, service_fn(move |r| http::handle(state.clone(), r)))
-            .await
-    };
+    let a = activity.clone();
+    let conn = builder.serve_connection(
+        io,
+        service_fn(move |r| watched_handle(state.clone(), a.clone(), throttle, r)),
+    );
+    supervise(conn, activity, |c| c.graceful_shutdown()).await;
 }
 
-async fn serve_http2<I>(state: Arc<AppState>, io: I, throttle: bool)
+async fn serve_http2<I>(state: Arc<AppState>, io: I, throttle: bool, activity: Arc<Activity>)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -299,21 +320,12 @@ where
         .max_header_list_size(CONNECTION_READ_BUFFER as u32)
         .keep_alive_interval(Duration::from_secs(30))
         .keep_alive_timeout(Duration::from_secs(10));
-    let result = if throttle {
-        tokio::time::timeout(
-            HANDSHAKE_TIMEOUT,
-            builder.serve_connection(io, service_fn(move |r| http::throttled(state.clone(), r))),
-        )
-        .await
-        .ok()
-    } else {
-        Some(
-            builder
-                .serve_connection(io, service_fn(move |r| http::handle(state.clone(), r)))
-                .await,
-        )
-    };
-    let _ = result;
+    let a = activity.clone();
+    let conn = builder.serve_connection(
+        io,
+        service_fn(move |r| watched_handle(state.clone(), a.clone(), throttle, r)),
+    );
+    supervise(conn, activity, |c| c.graceful_shutdown()).await;
 }
 
 /// Each connection is a file descriptor: raise the soft limit toward the

@@ -162,6 +162,23 @@ async fn passphrase_key(
     SoftRootKey::from_bytes(key.expose()).map_err(RootKeyError::Crypto)
 }
 
+/// Whether `path` is inside `dir`, comparing resolved paths (relative
+/// paths, `..` and symbolic links do not hide it). `dir` exists here; the
+/// file may not yet.
+fn inside(path: &Path, dir: &Path) -> bool {
+    let Ok(dir) = std::fs::canonicalize(dir) else {
+        return false;
+    };
+    let resolved = std::fs::canonicalize(path).or_else(|_| {
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::canonicalize(parent).map(|p| p.join(path.file_name().unwrap_or_default()))
+    });
+    resolved.is_ok_and(|p| p.starts_with(dir))
+}
+
 /// Load (or, for a key file that does not exist yet, create) the root key.
 pub async fn load(cfg: &ServeConfig, store: &dyn KeyStore) -> Result<SoftRootKey, RootKeyError> {
     let dev = RootKeySource {
@@ -176,7 +193,7 @@ pub async fn load(cfg: &ServeConfig, store: &dyn KeyStore) -> Result<SoftRootKey
         .map_err(RootKeyError::Store)?
         .is_none();
     if let Some(path) = &src.file {
-        if cfg.root_key.is_some() && path.starts_with(&cfg.data_dir) {
+        if cfg.root_key.is_some() && inside(path, &cfg.data_dir) {
             tracing::warn!(
                 path = %path.display(),
                 "the root key file is inside the data directory: a copy of that directory holds everything needed to read the keys; keep the root key elsewhere"
@@ -215,6 +232,18 @@ pub async fn load(cfg: &ServeConfig, store: &dyn KeyStore) -> Result<SoftRootKey
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn root_key_inside_the_data_dir_is_noticed_however_it_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        assert!(inside(&data.join("root.key"), &data));
+        assert!(inside(&dir.path().join("data/../data/root.key"), &data));
+        assert!(!inside(&dir.path().join("root.key"), &data));
+        std::os::unix::fs::symlink(&data, dir.path().join("link")).unwrap();
+        assert!(inside(&dir.path().join("link/root.key"), &data));
+    }
 
     #[test]
     fn key_encodings() {

@@ -150,7 +150,11 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
 
 fn build(files: &Files) -> Result<Arc<ServerConfig>, TlsError> {
     let certs = read_certs(&files.cert)?;
-    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| {
+    // The key file's text is read into a buffer that is cleared after use;
+    // the DER copy handed to rustls is rustls's (see docs/security.md).
+    let pem =
+        zeroize::Zeroizing::new(std::fs::read(&files.key).map_err(|e| pem_error(&files.key, e))?);
+    let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
         pem_error(
             &files.key,
             format!("no usable private key (PKCS#8, SEC1 or PKCS#1 PEM): {e}"),
@@ -288,16 +292,26 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Start catching SIGHUP (its default action ends the process).
+pub fn hangup_signals() -> Option<tokio::signal::unix::Signal> {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP; TLS files will not be reloaded");
+            None
+        }
+    }
+}
+
 /// Reload the TLS files on every SIGHUP, for as long as the server runs.
-pub fn reload_on_sighup(tls: Option<Arc<Tls>>) -> tokio::task::JoinHandle<()> {
+pub fn reload_on_sighup(
+    hangups: Option<tokio::signal::unix::Signal>,
+    tls: Option<Arc<Tls>>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut hup = match signal(SignalKind::hangup()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGHUP; TLS files will not be reloaded");
-                return;
-            }
+        let Some(mut hup) = hangups else {
+            return;
         };
         while hup.recv().await.is_some() {
             match &tls {

@@ -7,6 +7,7 @@
 //! request) race, one wins and the other finds the key no longer due.
 
 use crate::{InternalError, Kms, ServiceError};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use trent_store::StoreError;
@@ -44,7 +45,25 @@ impl Kms {
     /// not unwrap, a store error on that key) is logged, counted and skipped:
     /// one bad record must not hold back every other deletion and rotation.
     /// Only a failure to list the due keys ends the sweep with an error.
+    ///
+    /// Destroyed means gone from the store's files too: after a sweep that
+    /// destroyed a key, and at the first sweep after a start (a crash may
+    /// have come between a deletion and its purge), the store purges; a
+    /// purge that fails is tried again at every sweep until it succeeds.
     pub async fn sweep(&self) -> Result<SweepReport, ServiceError> {
+        let result = self.sweep_due().await;
+        if self.purge_pending.load(Ordering::Acquire) {
+            match self.store.purge().await {
+                Ok(()) => self.purge_pending.store(false, Ordering::Release),
+                Err(e) => {
+                    tracing::error!(error = ?e, "purging deleted records from the store's files failed; trying again at the next sweep")
+                }
+            }
+        }
+        result
+    }
+
+    async fn sweep_due(&self) -> Result<SweepReport, ServiceError> {
         let now = self.clock.now();
         let mut report = SweepReport::default();
         let mut failed = std::collections::HashSet::new();
@@ -57,6 +76,7 @@ impl Kms {
             for loc in &fresh {
                 match self.sweep_key(loc, now).await {
                     Ok(Outcome::Deleted) => {
+                        self.purge_pending.store(true, Ordering::Release);
                         report.deleted += 1;
                         progressed += 1;
                     }
@@ -74,13 +94,6 @@ impl Kms {
             }
             if fresh.len() < BATCH || progressed == 0 {
                 break;
-            }
-        }
-        if report.deleted > 0 {
-            // Destroyed means gone from the store's files too, not only from
-            // its tables.
-            if let Err(e) = self.store.purge().await {
-                tracing::error!(error = ?e, "purging deleted records from the store's files failed");
             }
         }
         Ok(report)

@@ -88,6 +88,10 @@ pub struct Kms {
     cache: KeyCache,
     usage: Arc<UsageTracker>,
     tracking_start: Millis,
+    /// Deleted records may still be in the store's files (see
+    /// `background`). True at start: a crash may have come between a
+    /// deletion and its purge.
+    purge_pending: std::sync::atomic::AtomicBool,
 }
 
 /// How many times a compare-and-swap update is retried before giving up.
@@ -156,6 +160,7 @@ impl Kms {
             cache: KeyCache::new(settings.cache_capacity),
             usage: Arc::default(),
             tracking_start,
+            purge_pending: std::sync::atomic::AtomicBool::new(true),
         })
     }
 

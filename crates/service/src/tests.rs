@@ -241,6 +241,8 @@ struct InterleavingStore {
     inner: MemoryStore,
     pause: std::time::Duration,
     broken: std::sync::Mutex<Option<KeyLocator>>,
+    purges: std::sync::atomic::AtomicUsize,
+    purge_fails: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait::async_trait]
@@ -324,6 +326,14 @@ impl KeyStore for InterleavingStore {
     }
     async fn put_meta_if_absent(&self, n: &str, v: &[u8]) -> Result<bool, StoreError> {
         self.inner.put_meta_if_absent(n, v).await
+    }
+    async fn purge(&self) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        self.purges.fetch_add(1, Ordering::SeqCst);
+        if self.purge_fails.load(Ordering::SeqCst) {
+            return Err(StoreError::Backend("injected purge failure".into()));
+        }
+        Ok(())
     }
 }
 
@@ -412,6 +422,45 @@ async fn sweep_goes_on_past_a_key_it_cannot_process() {
     *store.broken.lock().unwrap() = None;
     let report = e.kms.sweep().await.unwrap();
     assert_eq!((report.failed, report.rotated + report.deleted), (0, 1));
+}
+
+/// The store is purged at the first sweep after a start (a crash may have
+/// come between a deletion and its purge), after a sweep that destroyed a
+/// key, and again at every sweep until a failed purge succeeds.
+#[tokio::test]
+async fn deleted_records_are_purged_until_it_succeeds() {
+    use std::sync::atomic::Ordering;
+    let store = Arc::new(InterleavingStore::default());
+    let e = env_on(store.clone()).await;
+    e.kms.sweep().await.unwrap();
+    assert_eq!(store.purges.load(Ordering::SeqCst), 1, "after start");
+    e.kms.sweep().await.unwrap();
+    assert_eq!(store.purges.load(Ordering::SeqCst), 1, "nothing to purge");
+    let key = new_key(&e.kms).await;
+    e.kms
+        .schedule_key_deletion(
+            &caller(),
+            ScheduleKeyDeletionRequest {
+                key_id: Some(key),
+                pending_window_in_days: Some(7),
+            },
+        )
+        .await
+        .unwrap();
+    store.purge_fails.store(true, Ordering::SeqCst);
+    e.clock.advance(8 * DAY_MS);
+    assert_eq!(e.kms.sweep().await.unwrap().deleted, 1);
+    assert_eq!(store.purges.load(Ordering::SeqCst), 2);
+    e.kms.sweep().await.unwrap();
+    assert_eq!(store.purges.load(Ordering::SeqCst), 3, "retried");
+    store.purge_fails.store(false, Ordering::SeqCst);
+    e.kms.sweep().await.unwrap();
+    e.kms.sweep().await.unwrap();
+    assert_eq!(
+        store.purges.load(Ordering::SeqCst),
+        4,
+        "done once it succeeded"
+    );
 }
 
 #[test]
