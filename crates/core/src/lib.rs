@@ -15,6 +15,7 @@ pub mod authz;
 pub mod blob;
 pub mod clock;
 pub mod error;
+pub mod grant;
 pub mod ids;
 pub mod key;
 pub mod policy;

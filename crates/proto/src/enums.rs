@@ -172,6 +172,28 @@ model_enum!(KeyManagerType {
     Customer = "CUSTOMER",
 });
 
+model_enum!(GrantOperation {
+    Decrypt = "Decrypt",
+    Encrypt = "Encrypt",
+    GenerateDataKey = "GenerateDataKey",
+    GenerateDataKeyWithoutPlaintext = "GenerateDataKeyWithoutPlaintext",
+    ReEncryptFrom = "ReEncryptFrom",
+    ReEncryptTo = "ReEncryptTo",
+    Sign = "Sign",
+    Verify = "Verify",
+    GetPublicKey = "GetPublicKey",
+    CreateGrant = "CreateGrant",
+    RetireGrant = "RetireGrant",
+    DescribeKey = "DescribeKey",
+    GenerateDataKeyPair = "GenerateDataKeyPair",
+    GenerateDataKeyPairWithoutPlaintext = "GenerateDataKeyPairWithoutPlaintext",
+    GenerateMac = "GenerateMac",
+    VerifyMac = "VerifyMac",
+    DeriveSharedSecret = "DeriveSharedSecret",
+    Encapsulate = "Encapsulate",
+    Decapsulate = "Decapsulate",
+});
+
 model_enum!(ResourceOwnerType {
     SelfOwned = "SELF",
     OtherAccountsViaRam = "OTHER_ACCOUNTS_VIA_RAM",

@@ -14,6 +14,7 @@
 pub mod background;
 pub mod cache;
 mod error;
+pub mod identity;
 mod ops;
 mod usage;
 

@@ -327,6 +327,42 @@ impl KeyStore for InterleavingStore {
     async fn put_meta_if_absent(&self, n: &str, v: &[u8]) -> Result<bool, StoreError> {
         self.inner.put_meta_if_absent(n, v).await
     }
+    async fn insert_grant(
+        &self,
+        g: &trent_core::grant::GrantRecord,
+        max: usize,
+    ) -> Result<trent_store::GrantInsert, StoreError> {
+        self.inner.insert_grant(g, max).await
+    }
+    async fn get_grant(
+        &self,
+        k: &KeyLocator,
+        id: &str,
+    ) -> Result<Option<trent_core::grant::GrantRecord>, StoreError> {
+        self.inner.get_grant(k, id).await
+    }
+    async fn list_grants(
+        &self,
+        k: &KeyLocator,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<trent_core::grant::GrantRecord>, StoreError> {
+        self.inner.list_grants(k, after, limit).await
+    }
+    async fn list_retirable_grants(
+        &self,
+        r: &Region,
+        retiring: &str,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<trent_core::grant::GrantRecord>, StoreError> {
+        self.inner
+            .list_retirable_grants(r, retiring, after, limit)
+            .await
+    }
+    async fn delete_grant(&self, k: &KeyLocator, id: &str) -> Result<(), StoreError> {
+        self.inner.delete_grant(k, id).await
+    }
     async fn purge(&self) -> Result<(), StoreError> {
         use std::sync::atomic::Ordering;
         self.purges.fetch_add(1, Ordering::SeqCst);

@@ -1,7 +1,7 @@
 //! The contract every [`KeyStore`] backend must meet. Each backend's tests
 //! call [`run_all`] with a factory of empty stores.
 
-use crate::{KeyStore, StoreError, UsageRecord};
+use crate::{GrantInsert, KeyStore, StoreError, UsageRecord};
 use std::future::Future;
 use std::sync::Arc;
 use trent_core::alias::AliasRecord;
@@ -73,6 +73,166 @@ where
     aliases(&make().await).await;
     usage(&make().await).await;
     meta(&make().await).await;
+    grants(&make().await).await;
+    grant_limit_and_names(&make().await).await;
+}
+
+/// A grant of key `key` with id byte `n`.
+pub fn sample_grant(key: &KeyRecord, n: u8) -> trent_core::grant::GrantRecord {
+    trent_core::grant::GrantRecord {
+        key: key.locator.clone(),
+        grant_id: format!("{n:02x}").repeat(32),
+        name: None,
+        grantee: "arn:aws:iam::111122223333:role/app".into(),
+        retiring: Some("arn:aws:iam::111122223333:role/retirer".into()),
+        operations: vec!["Encrypt".into(), "Decrypt".into()],
+        constraints: None,
+        issuing_account: "arn:aws:iam::111122223333:root".into(),
+        created_at: 1_700_000_000_000,
+    }
+}
+
+async fn grants(s: &dyn KeyStore) {
+    let k = sample_key(1);
+    let other = sample_key(2);
+    s.insert_key(&k).await.expect("insert");
+    s.insert_key(&other).await.expect("insert");
+    for n in [3u8, 1, 2] {
+        assert_eq!(
+            s.insert_grant(&sample_grant(&k, n), 100)
+                .await
+                .expect("grant"),
+            GrantInsert::Inserted
+        );
+    }
+    s.insert_grant(&sample_grant(&other, 9), 100)
+        .await
+        .expect("grant");
+    assert!(matches!(
+        s.insert_grant(&sample_grant(&k, 1), 100).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    let g1 = sample_grant(&k, 1);
+    assert_eq!(
+        s.get_grant(&k.locator, &g1.grant_id).await.expect("get"),
+        Some(g1.clone())
+    );
+    assert_eq!(
+        s.get_grant(&other.locator, &g1.grant_id)
+            .await
+            .expect("get"),
+        None
+    );
+    let all = s.list_grants(&k.locator, None, 10).await.expect("list");
+    let ids: Vec<&str> = all.iter().map(|g| &g.grant_id[..2]).collect();
+    assert_eq!(
+        ids,
+        ["01", "02", "03"],
+        "in grant id order, of this key only"
+    );
+    let page = s
+        .list_grants(&k.locator, Some(&all[0].grant_id), 1)
+        .await
+        .expect("page");
+    assert_eq!(page, vec![all[1].clone()]);
+    let retirable = s
+        .list_retirable_grants(
+            &region("us-east-1"),
+            "arn:aws:iam::111122223333:role/retirer",
+            None,
+            10,
+        )
+        .await
+        .expect("retirable");
+    assert_eq!(retirable.len(), 4, "across keys");
+    let next = s
+        .list_retirable_grants(
+            &region("us-east-1"),
+            "arn:aws:iam::111122223333:role/retirer",
+            Some((&retirable[0].key.key_id.to_string(), &retirable[0].grant_id)),
+            10,
+        )
+        .await
+        .expect("retirable page");
+    assert_eq!(next, retirable[1..].to_vec());
+    assert!(s
+        .list_retirable_grants(
+            &region("eu-west-1"),
+            "arn:aws:iam::111122223333:role/retirer",
+            None,
+            10
+        )
+        .await
+        .expect("other region")
+        .is_empty());
+    s.delete_grant(&k.locator, &g1.grant_id)
+        .await
+        .expect("delete");
+    assert!(matches!(
+        s.delete_grant(&k.locator, &g1.grant_id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        s.list_grants(&k.locator, None, 10)
+            .await
+            .expect("list")
+            .len(),
+        2
+    );
+    // Deleting the key deletes its grants.
+    s.delete_key(&k.locator, k.revision)
+        .await
+        .expect("delete key");
+    assert!(s
+        .list_grants(&k.locator, None, 10)
+        .await
+        .expect("list")
+        .is_empty());
+    assert_eq!(
+        s.list_grants(&other.locator, None, 10)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+}
+
+async fn grant_limit_and_names(s: &dyn KeyStore) {
+    let k = sample_key(1);
+    s.insert_key(&k).await.expect("insert");
+    let mut named = sample_grant(&k, 1);
+    named.name = Some("deploy".into());
+    assert_eq!(
+        s.insert_grant(&named, 2).await.expect("grant"),
+        GrantInsert::Inserted
+    );
+    // The same name and parameters: the existing grant, not a second one.
+    let mut again = named.clone();
+    again.grant_id = "ee".repeat(32);
+    assert_eq!(
+        s.insert_grant(&again, 2).await.expect("grant"),
+        GrantInsert::Existing(Box::new(named.clone()))
+    );
+    // The same name with other parameters is another grant.
+    let mut different = again.clone();
+    different.operations = vec!["Decrypt".into()];
+    assert_eq!(
+        s.insert_grant(&different, 2).await.expect("grant"),
+        GrantInsert::Inserted
+    );
+    assert_eq!(
+        s.insert_grant(&sample_grant(&k, 7), 2)
+            .await
+            .expect("grant"),
+        GrantInsert::LimitReached
+    );
+    assert_eq!(
+        s.list_grants(&k.locator, None, 10)
+            .await
+            .expect("list")
+            .len(),
+        2
+    );
 }
 
 async fn keys_round_trip(s: &dyn KeyStore) {

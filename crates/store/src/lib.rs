@@ -18,6 +18,7 @@ pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
 use trent_core::alias::AliasRecord;
+use trent_core::grant::GrantRecord;
 use trent_core::ids::{AccountId, AliasName, KeyId, KeyLocator, Region};
 use trent_core::key::KeyRecord;
 use trent_core::Millis;
@@ -57,7 +58,19 @@ pub struct UsageRecord {
     pub request_id: String,
 }
 
-/// Persistence of keys, aliases, key usage and settings.
+/// What [`KeyStore::insert_grant`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantInsert {
+    /// The grant was stored.
+    Inserted,
+    /// A grant of the same name and parameters exists: this one (AWS
+    /// answers with its id instead of making a second).
+    Existing(Box<GrantRecord>),
+    /// The key has its maximum number of grants.
+    LimitReached,
+}
+
+/// Persistence of keys, aliases, grants, key usage and settings.
 ///
 /// Every method is one atomic transaction; every method that returned `Ok` has
 /// made its change durable.
@@ -73,7 +86,7 @@ pub trait KeyStore: Send + Sync + std::fmt::Debug {
     /// `Conflict` otherwise, `NotFound` if it is gone.
     async fn update_key(&self, record: &KeyRecord) -> Result<(), StoreError>;
 
-    /// Delete a key at `revision`, with its aliases and usage record.
+    /// Delete a key at `revision`, with its aliases, grants and usage record.
     async fn delete_key(&self, locator: &KeyLocator, revision: u64) -> Result<(), StoreError>;
 
     /// Key ids of an account in a region, in id order, after `after`.
@@ -132,6 +145,43 @@ pub trait KeyStore: Send + Sync + std::fmt::Debug {
 
     /// Set a setting unless it exists; returns whether it was set.
     async fn put_meta_if_absent(&self, name: &str, value: &[u8]) -> Result<bool, StoreError>;
+
+    /// Store a grant, unless the key has `max_per_key` grants already, or a
+    /// grant with the same `Name` and parameters exists (checked and
+    /// written in one transaction).
+    async fn insert_grant(
+        &self,
+        grant: &GrantRecord,
+        max_per_key: usize,
+    ) -> Result<GrantInsert, StoreError>;
+
+    /// A grant of a key.
+    async fn get_grant(
+        &self,
+        key: &KeyLocator,
+        grant_id: &str,
+    ) -> Result<Option<GrantRecord>, StoreError>;
+
+    /// The grants of a key, in grant-id order, after `after`.
+    async fn list_grants(
+        &self,
+        key: &KeyLocator,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<GrantRecord>, StoreError>;
+
+    /// Grants in a region whose retiring principal is `retiring`, in
+    /// (key, grant id) order, after `after` (a key id and a grant id).
+    async fn list_retirable_grants(
+        &self,
+        region: &Region,
+        retiring: &str,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<GrantRecord>, StoreError>;
+
+    /// Delete a grant. `NotFound` if it does not exist.
+    async fn delete_grant(&self, key: &KeyLocator, grant_id: &str) -> Result<(), StoreError>;
 
     /// Make the records deleted so far unrecoverable from the store's own
     /// files (free space overwritten, journals truncated). Called after a

@@ -1,11 +1,12 @@
 //! An in-memory store: the reference behaviour of the conformance suite, and
 //! a fast store for unit tests. Not durable.
 
-use crate::{KeyStore, StoreError, UsageRecord};
+use crate::{GrantInsert, KeyStore, StoreError, UsageRecord};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use trent_core::alias::AliasRecord;
+use trent_core::grant::GrantRecord;
 use trent_core::ids::{AccountId, AliasName, KeyId, KeyLocator, Region};
 use trent_core::key::KeyRecord;
 use trent_core::Millis;
@@ -17,6 +18,8 @@ struct Inner {
     keys: BTreeMap<(Scope, String), KeyRecord>,
     aliases: BTreeMap<(Scope, String), AliasRecord>,
     usage: BTreeMap<(Scope, String), UsageRecord>,
+    /// (scope, key id, grant id).
+    grants: BTreeMap<(Scope, String, String), GrantRecord>,
     meta: BTreeMap<String, Vec<u8>>,
 }
 
@@ -86,6 +89,8 @@ impl KeyStore for MemoryStore {
         }
         g.keys.remove(&k);
         g.usage.remove(&k);
+        g.grants
+            .retain(|(sc, id, _), _| !(sc == &k.0 && id == &k.1));
         let target = locator.key_id;
         g.aliases
             .retain(|(s, _), a| !(s == &k.0 && a.target == target));
@@ -207,6 +212,107 @@ impl KeyStore for MemoryStore {
 
     async fn get_usage(&self, locator: &KeyLocator) -> Result<Option<UsageRecord>, StoreError> {
         Ok(self.lock().usage.get(&key_of(locator)).cloned())
+    }
+
+    async fn insert_grant(
+        &self,
+        grant: &GrantRecord,
+        max_per_key: usize,
+    ) -> Result<GrantInsert, StoreError> {
+        let mut g = self.lock();
+        let (sc, id) = key_of(&grant.key);
+        let of_key: Vec<&GrantRecord> = g
+            .grants
+            .range((sc.clone(), id.clone(), String::new())..)
+            .take_while(|((s, k, _), _)| s == &sc && k == &id)
+            .map(|(_, r)| r)
+            .collect();
+        if grant.name.is_some() {
+            if let Some(same) = of_key.iter().find(|r| r.same_request(grant)) {
+                return Ok(GrantInsert::Existing(Box::new((*same).clone())));
+            }
+        }
+        if of_key.len() >= max_per_key {
+            return Ok(GrantInsert::LimitReached);
+        }
+        let k = (sc, id, grant.grant_id.clone());
+        if g.grants.contains_key(&k) {
+            return Err(StoreError::AlreadyExists);
+        }
+        g.grants.insert(k, grant.clone());
+        Ok(GrantInsert::Inserted)
+    }
+
+    async fn get_grant(
+        &self,
+        key: &KeyLocator,
+        grant_id: &str,
+    ) -> Result<Option<GrantRecord>, StoreError> {
+        let (sc, id) = key_of(key);
+        Ok(self
+            .lock()
+            .grants
+            .get(&(sc, id, grant_id.to_string()))
+            .cloned())
+    }
+
+    async fn list_grants(
+        &self,
+        key: &KeyLocator,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
+        let (sc, id) = key_of(key);
+        let g = self.lock();
+        Ok(g.grants
+            .range(
+                (
+                    sc.clone(),
+                    id.clone(),
+                    after.unwrap_or_default().to_string(),
+                )..,
+            )
+            .take_while(|((s, k, _), _)| s == &sc && k == &id)
+            .filter(|((_, _, gid), _)| after.is_none_or(|a| gid.as_str() > a))
+            .take(limit)
+            .map(|(_, r)| r.clone())
+            .collect())
+    }
+
+    async fn list_retirable_grants(
+        &self,
+        region: &Region,
+        retiring: &str,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
+        let g = self.lock();
+        let mut out: Vec<&GrantRecord> = g
+            .grants
+            .values()
+            .filter(|r| r.key.region == *region && r.retiring.as_deref() == Some(retiring))
+            .collect();
+        out.sort_by(|a, b| {
+            (a.key.key_id.to_string(), &a.grant_id).cmp(&(b.key.key_id.to_string(), &b.grant_id))
+        });
+        Ok(out
+            .into_iter()
+            .filter(|r| {
+                after.is_none_or(|(k, gid)| {
+                    (r.key.key_id.to_string().as_str(), r.grant_id.as_str()) > (k, gid)
+                })
+            })
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_grant(&self, key: &KeyLocator, grant_id: &str) -> Result<(), StoreError> {
+        let (sc, id) = key_of(key);
+        match self.lock().grants.remove(&(sc, id, grant_id.to_string())) {
+            Some(_) => Ok(()),
+            None => Err(StoreError::NotFound),
+        }
     }
 
     async fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {

@@ -11,12 +11,13 @@
 //! transaction committed before it started. The hot path never comes here:
 //! keys are served from the service's cache.
 
-use crate::{KeyStore, StoreError, UsageRecord};
+use crate::{GrantInsert, KeyStore, StoreError, UsageRecord};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use trent_core::grant::GrantRecord;
 
 /// Read connections of a file database.
 const READERS: usize = 4;
@@ -26,7 +27,7 @@ use trent_core::key::KeyRecord;
 use trent_core::Millis;
 use trent_proto::{KeyLastUsageTrackingOperation, ModelEnum};
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 // `keys` is a rowid table: its rows (a JSON record of about 1.5 KB, with the
 // key policy) are larger than a twentieth of a page, where SQLite's
@@ -62,6 +63,17 @@ CREATE TABLE IF NOT EXISTS key_usage (
     request_id TEXT NOT NULL,
     PRIMARY KEY (region, account, key_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS grants (
+    region   TEXT NOT NULL,
+    account  TEXT NOT NULL,
+    key_id   TEXT NOT NULL,
+    grant_id TEXT NOT NULL,
+    retiring TEXT,
+    record   TEXT NOT NULL,
+    PRIMARY KEY (region, account, key_id, grant_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS grants_retiring ON grants (region, retiring, key_id, grant_id)
+    WHERE retiring IS NOT NULL;
 CREATE TABLE IF NOT EXISTS meta (
     name  TEXT PRIMARY KEY,
     value BLOB NOT NULL
@@ -415,6 +427,11 @@ impl KeyStore for SqliteStore {
                 params![region, account, id],
             )
             .map_err(backend)?;
+            exec(&tx,
+                "DELETE FROM grants WHERE region = ?1 AND account = ?2 AND key_id = ?3",
+                params![region, account, id],
+            )
+            .map_err(backend)?;
             tx.commit().map_err(backend)
         })
         .await
@@ -666,6 +683,168 @@ impl KeyStore for SqliteStore {
         .await
     }
 
+    async fn insert_grant(
+        &self,
+        grant: &GrantRecord,
+        max_per_key: usize,
+    ) -> Result<GrantInsert, StoreError> {
+        let json = serde_json::to_string(grant).map_err(StoreError::Corrupt)?;
+        let g = grant.clone();
+        self.run(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            let (region, account, id) = (
+                g.key.region.as_str(),
+                g.key.account.as_str(),
+                g.key.key_id.to_string(),
+            );
+            if g.name.is_some() {
+                let mut st = tx
+                    .prepare_cached(
+                        "SELECT record FROM grants WHERE region = ?1 AND account = ?2 AND key_id = ?3",
+                    )
+                    .map_err(backend)?;
+                let rows = st
+                    .query_map(params![region, account, id], |r| r.get::<_, String>(0))
+                    .map_err(backend)?;
+                for row in rows {
+                    let existing: GrantRecord = serde_json::from_str(&row.map_err(backend)?)
+                        .map_err(StoreError::Corrupt)?;
+                    if existing.same_request(&g) {
+                        return Ok(GrantInsert::Existing(Box::new(existing)));
+                    }
+                }
+            }
+            let count: i64 = query_row(
+                &tx,
+                "SELECT COUNT(*) FROM grants WHERE region = ?1 AND account = ?2 AND key_id = ?3",
+                params![region, account, id],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+            if usize::try_from(count).unwrap_or(usize::MAX) >= max_per_key {
+                return Ok(GrantInsert::LimitReached);
+            }
+            let n = exec(
+                &tx,
+                "INSERT INTO grants (region, account, key_id, grant_id, retiring, record)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                params![region, account, id, g.grant_id, g.retiring, json],
+            )
+            .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::AlreadyExists);
+            }
+            tx.commit().map_err(backend)?;
+            Ok(GrantInsert::Inserted)
+        })
+        .await
+    }
+
+    async fn get_grant(
+        &self,
+        key: &KeyLocator,
+        grant_id: &str,
+    ) -> Result<Option<GrantRecord>, StoreError> {
+        let (l, gid) = (key.clone(), grant_id.to_string());
+        let text: Option<String> = self
+            .read(move |c| {
+                query_row(
+                    c,
+                    "SELECT record FROM grants WHERE region = ?1 AND account = ?2 AND key_id = ?3 AND grant_id = ?4",
+                    params![l.region.as_str(), l.account.as_str(), l.key_id.to_string(), gid],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)
+            })
+            .await?;
+        text.map(|t| serde_json::from_str(&t).map_err(StoreError::Corrupt))
+            .transpose()
+    }
+
+    async fn list_grants(
+        &self,
+        key: &KeyLocator,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
+        let l = key.clone();
+        let after = after.unwrap_or_default().to_string();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<String> = self
+            .read(move |c| {
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT record FROM grants WHERE region = ?1 AND account = ?2 AND key_id = ?3
+                         AND grant_id > ?4 ORDER BY grant_id LIMIT ?5",
+                    )
+                    .map_err(backend)?;
+                let rows = st
+                    .query_map(
+                        params![l.region.as_str(), l.account.as_str(), l.key_id.to_string(), after, limit],
+                        |r| r.get(0),
+                    )
+                    .map_err(backend)?;
+                rows.collect::<Result<Vec<String>, _>>().map_err(backend)
+            })
+            .await?;
+        rows.iter()
+            .map(|t| serde_json::from_str(t).map_err(StoreError::Corrupt))
+            .collect()
+    }
+
+    async fn list_retirable_grants(
+        &self,
+        region: &Region,
+        retiring: &str,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
+        let (region, retiring) = (region.clone(), retiring.to_string());
+        let (after_key, after_grant) = after
+            .map(|(k, g)| (k.to_string(), g.to_string()))
+            .unwrap_or_default();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<String> = self
+            .read(move |c| {
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT record FROM grants WHERE region = ?1 AND retiring = ?2
+                         AND (key_id, grant_id) > (?3, ?4) ORDER BY key_id, grant_id LIMIT ?5",
+                    )
+                    .map_err(backend)?;
+                let rows = st
+                    .query_map(
+                        params![region.as_str(), retiring, after_key, after_grant, limit],
+                        |r| r.get(0),
+                    )
+                    .map_err(backend)?;
+                rows.collect::<Result<Vec<String>, _>>().map_err(backend)
+            })
+            .await?;
+        rows.iter()
+            .map(|t| serde_json::from_str(t).map_err(StoreError::Corrupt))
+            .collect()
+    }
+
+    async fn delete_grant(&self, key: &KeyLocator, grant_id: &str) -> Result<(), StoreError> {
+        let (l, gid) = (key.clone(), grant_id.to_string());
+        self.run(move |c| {
+            let n = exec(
+                c,
+                "DELETE FROM grants WHERE region = ?1 AND account = ?2 AND key_id = ?3 AND grant_id = ?4",
+                params![l.region.as_str(), l.account.as_str(), l.key_id.to_string(), gid],
+            )
+            .map_err(backend)?;
+            if n == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+
     async fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let name = name.to_string();
         self.read(move |c| {
@@ -778,7 +957,7 @@ mod tests {
         .await;
         // What was committed is there after reopening.
         let store = SqliteStore::open(&path).unwrap();
-        let rec = crate::conformance::sample_key(1);
+        let rec = crate::conformance::sample_key(77);
         store.insert_key(&rec).await.unwrap();
         drop(store);
         let store = SqliteStore::open(&path).unwrap();

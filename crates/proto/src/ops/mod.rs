@@ -4,6 +4,7 @@
 
 mod aliases;
 mod crypto;
+mod grants;
 mod keys;
 mod policy;
 mod rotation;
@@ -11,6 +12,7 @@ mod tags;
 
 pub use aliases::*;
 pub use crypto::*;
+pub use grants::*;
 pub use keys::*;
 pub use policy::*;
 pub use rotation::*;
