@@ -23,6 +23,10 @@ principal = "arn:aws:iam::111122223333:user/alice"
 access_key_id = "AKIABOB00000000000002"
 secret_access_key = "bob-secret"
 account_id = "444455556666"
+
+[[users]]
+arn = "arn:aws:iam::111122223333:user/alice"
+policies = ['''{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}''']
 """
 
 ALICE = ("AKIAALICE0000000001", "alice-secret-key/with+chars=")

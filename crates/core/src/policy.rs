@@ -209,7 +209,7 @@ fn actions(v: &Value, what: &str) -> Result<Vec<String>, PolicyError> {
     Ok(list)
 }
 
-fn statement(v: &Value, kind: PolicyKind) -> Result<Statement, PolicyError> {
+fn statement(v: &Value, kind: PolicyKind, strict: bool) -> Result<Statement, PolicyError> {
     let m: &Map<String, Value> = v
         .as_object()
         .ok_or_else(|| grammar("Each policy statement must be a JSON object"))?;
@@ -292,7 +292,9 @@ fn statement(v: &Value, kind: PolicyKind) -> Result<Statement, PolicyError> {
                     grammar(format!("Condition operator '{op}' must map to an object"))
                 })?;
                 if let Err(e) = crate::authz::parse_operator(op) {
-                    return Err(grammar(e.to_string()));
+                    if strict {
+                        return Err(grammar(e.to_string()));
+                    }
                 }
                 let mut entry = BTreeMap::new();
                 for (k, v) in keys {
@@ -324,6 +326,21 @@ impl PolicyDocument {
 
     /// Parse and check a policy document attached as `kind`.
     pub fn parse_as(text: &str, kind: PolicyKind) -> Result<PolicyDocument, PolicyError> {
+        Self::parse_with(text, kind, true)
+    }
+
+    /// Parse a key policy that was stored earlier, under the rules of the
+    /// build that stored it: a condition operator this build does not know
+    /// is kept (evaluation then fails closed on it) instead of refused.
+    pub fn parse_stored(text: &str) -> Result<PolicyDocument, PolicyError> {
+        Self::parse_with(text, PolicyKind::Resource, false)
+    }
+
+    fn parse_with(
+        text: &str,
+        kind: PolicyKind,
+        strict: bool,
+    ) -> Result<PolicyDocument, PolicyError> {
         if text.len() > MAX_POLICY_BYTES {
             return Err(PolicyError::TooLarge(text.len()));
         }
@@ -356,9 +373,9 @@ impl PolicyDocument {
         let statements = match m.get("Statement") {
             Some(Value::Array(a)) if !a.is_empty() => a
                 .iter()
-                .map(|s| statement(s, kind))
+                .map(|s| statement(s, kind, strict))
                 .collect::<Result<Vec<_>, _>>()?,
-            Some(o @ Value::Object(_)) => vec![statement(o, kind)?],
+            Some(o @ Value::Object(_)) => vec![statement(o, kind, strict)?],
             _ => {
                 return Err(grammar(
                     "The policy document must contain at least one Statement",

@@ -92,13 +92,13 @@ struct Service {
 const RUNS_PER_SERVICE: u32 = 2000;
 
 fn caller() -> Caller {
-    Caller {
-        region: Region::parse("us-east-1").unwrap_or_else(|| unreachable!()),
-        account: AccountId::parse("111122223333").unwrap_or_else(|| unreachable!()),
-        principal: "arn:aws:iam::111122223333:root".into(),
-        access_key_id: "AKIDFUZZ".into(),
-        request_id: "fuzz".into(),
-    }
+    let account = AccountId::parse("111122223333").unwrap_or_else(|| unreachable!());
+    Caller::new(
+        Region::parse("us-east-1").unwrap_or_else(|| unreachable!()),
+        Arc::new(trent_service::Identity::root(&account)),
+        "AKIDFUZZ".into(),
+        "fuzz".into(),
+    )
 }
 
 fn service() -> Service {

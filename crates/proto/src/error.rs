@@ -49,6 +49,8 @@ error_codes! {
     InvalidArn = ("InvalidArnException", 400),
     InvalidCiphertext = ("InvalidCiphertextException", 400),
     InvalidGrantToken = ("InvalidGrantTokenException", 400),
+    InvalidGrantId = ("InvalidGrantIdException", 400),
+    ExpiredToken = ("ExpiredTokenException", 400),
     InvalidKeyUsage = ("InvalidKeyUsageException", 400),
     InvalidMarker = ("InvalidMarkerException", 400),
     KmsInternal = ("KMSInternalException", 500),

@@ -10,7 +10,7 @@ use http::HeaderMap;
 use std::sync::{Arc, RwLock};
 use time::OffsetDateTime;
 use trent_core::ids::{AccountId, Region};
-use trent_service::Caller;
+use trent_service::{Caller, Directory, Identity};
 use trent_sigv4::{AuthError, Headers, SigningKey};
 
 /// `HeaderMap` as SigV4 sees it. HTTP/2 carries the host in the
@@ -42,8 +42,7 @@ impl Headers for HttpHeaders<'_> {
 struct Entry {
     access_key_id: Arc<str>,
     secret: zeroize::Zeroizing<String>,
-    account: AccountId,
-    principal: Arc<str>,
+    identity: Arc<Identity>,
     recent: RwLock<Option<Arc<Recent>>>,
 }
 
@@ -106,16 +105,17 @@ impl Authenticator {
         }
     }
 
-    /// Verified mode: only these credentials, signatures checked.
-    pub fn verified(credentials: Vec<Credential>) -> Self {
+    /// Verified mode: only these credentials, signatures checked; each
+    /// credential acts as its principal, with the policies `directory`
+    /// gives it.
+    pub fn verified(credentials: Vec<Credential>, directory: &Directory) -> Self {
         let credentials = credentials
             .into_iter()
             .map(|c| {
                 let entry = Entry {
                     access_key_id: Arc::from(c.access_key_id.as_str()),
                     secret: c.secret,
-                    account: c.account,
-                    principal: Arc::from(c.principal.as_str()),
+                    identity: Arc::new(directory.identity(&c.principal, &c.account)),
                     recent: RwLock::new(None),
                 };
                 (c.access_key_id, entry)
@@ -249,13 +249,12 @@ impl Pending<'_> {
     /// Verify the signature (with credentials) and name the caller.
     pub fn finish(self, r: &SignedRequest<'_>, request_id: String) -> Result<Caller, AuthError> {
         match self.who {
-            Who::Development { region, account } => Ok(Caller {
+            Who::Development { region, account } => Ok(Caller::new(
                 region,
-                principal: account.root_arn().into(),
-                account,
-                access_key_id: self.auth.access_key_id.into(),
+                Arc::new(Identity::root(&account)),
+                self.auth.access_key_id.into(),
                 request_id,
-            }),
+            )),
             Who::Credential { entry, recent } => {
                 let body_sha256 = trent_sigv4::sha256(r.body);
                 let req = trent_sigv4::Request {
@@ -269,13 +268,12 @@ impl Pending<'_> {
                     body_sha256: &body_sha256,
                 };
                 trent_sigv4::verify(&req, &self.auth, self.amz_date, &recent.key)?;
-                Ok(Caller {
-                    region: recent.region.clone(),
-                    account: entry.account.clone(),
-                    principal: entry.principal.clone(),
-                    access_key_id: entry.access_key_id.clone(),
+                Ok(Caller::new(
+                    recent.region.clone(),
+                    entry.identity.clone(),
+                    entry.access_key_id.clone(),
                     request_id,
-                })
+                ))
             }
         }
     }

@@ -52,6 +52,52 @@ pub struct FileConfig {
     /// The credentials allowed to call.
     #[serde(default)]
     pub credentials: Vec<CredentialConfig>,
+    /// IAM users and their identity policies.
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+    /// IAM roles: trust policy, identity policies, session length.
+    #[serde(default)]
+    pub roles: Vec<RoleConfig>,
+}
+
+/// One `[[users]]` entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// `arn:aws:iam::ACCOUNT:user/NAME`.
+    pub arn: String,
+    /// Identity policies, as JSON text.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// Identity policies, from files.
+    #[serde(default)]
+    pub policy_files: Vec<PathBuf>,
+    /// `aws:PrincipalTag/*`.
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+/// One `[[roles]]` entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleConfig {
+    /// `arn:aws:iam::ACCOUNT:role/NAME`.
+    pub arn: String,
+    /// Who may assume the role.
+    pub trust_policy: Option<String>,
+    /// The trust policy, from a file.
+    pub trust_policy_file: Option<PathBuf>,
+    /// Identity policies, as JSON text.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// Identity policies, from files.
+    #[serde(default)]
+    pub policy_files: Vec<PathBuf>,
+    /// `MaxSessionDuration`: 3600 to 43200 seconds (default 3600).
+    pub max_session_seconds: Option<u32>,
+    /// `aws:PrincipalTag/*` of its sessions.
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// `[root_key]`: exactly one of the fields.
@@ -168,6 +214,28 @@ pub enum ConfigProblem {
     /// A limit of zero.
     #[error("{0} must be at least 1")]
     ZeroLimit(&'static str),
+    /// A user or role ARN that is not one.
+    #[error("'{0}' is not an IAM {1} ARN (arn:aws:iam::ACCOUNT:{1}/NAME)")]
+    PrincipalArn(String, &'static str),
+    /// The same user or role twice.
+    #[error("{0} is configured twice")]
+    DuplicatePrincipal(String),
+    /// A policy that does not parse.
+    #[error("policy {which} of {principal}: {reason}")]
+    Policy {
+        /// The user or role.
+        principal: String,
+        /// Which policy.
+        which: String,
+        /// Why (never the policy text).
+        reason: String,
+    },
+    /// A role without a trust policy.
+    #[error("role {0} needs a trust_policy (or trust_policy_file)")]
+    TrustPolicyRequired(String),
+    /// A session length outside AWS's range.
+    #[error("max_session_seconds of {0} must be between 3600 and 43200")]
+    MaxSession(String),
 }
 
 /// Where HTTPS gets its certificate.
@@ -236,6 +304,8 @@ pub struct ServeConfig {
     pub limits: Limits,
     /// HTTPS, when configured.
     pub tls: Option<TlsConfig>,
+    /// IAM users and roles.
+    pub directory: std::sync::Arc<trent_service::Directory>,
     /// Expose the test-only clock endpoint.
     pub unsafe_test_clock: bool,
 }
@@ -402,6 +472,7 @@ impl ServeConfig {
                 f.overload_wait_ms.unwrap_or(DEFAULT_OVERLOAD_WAIT_MS),
             ),
         };
+        let directory = std::sync::Arc::new(directory(&f.users, &f.roles)?);
         Ok(ServeConfig {
             listen,
             data_dir: o
@@ -415,9 +486,111 @@ impl ServeConfig {
             background_interval_secs: f.background_interval_secs.unwrap_or(10).max(1),
             limits,
             tls,
+            directory,
             unsafe_test_clock: o.unsafe_test_clock,
         })
     }
+}
+
+/// `arn:aws:iam::ACCOUNT:KIND/NAME` (a path is allowed before the name).
+fn iam_arn(arn: &str, kind: &'static str) -> Result<AccountId, ConfigError> {
+    let bad = || ConfigError::Invalid(ConfigProblem::PrincipalArn(arn.to_string(), kind));
+    let rest = arn.strip_prefix("arn:aws:iam::").ok_or_else(bad)?;
+    let (account, resource) = rest.split_once(':').ok_or_else(bad)?;
+    let account = AccountId::parse(account).ok_or_else(bad)?;
+    let name = resource
+        .strip_prefix(kind)
+        .and_then(|r| r.strip_prefix('/'))
+        .ok_or_else(bad)?;
+    if name.is_empty() || name.ends_with('/') {
+        return Err(bad());
+    }
+    Ok(account)
+}
+
+/// The policies of a user or role: inline texts, then files.
+fn policies(
+    principal: &str,
+    texts: &[String],
+    files: &[PathBuf],
+    kind: trent_core::authz::PolicyKind,
+) -> Result<Vec<std::sync::Arc<trent_core::authz::CompiledPolicy>>, ConfigError> {
+    let compile = |text: &str, which: String| {
+        trent_core::authz::CompiledPolicy::parse(text, kind)
+            .map(std::sync::Arc::new)
+            .map_err(|e| {
+                ConfigError::Invalid(ConfigProblem::Policy {
+                    principal: principal.to_string(),
+                    which,
+                    reason: e.to_string(),
+                })
+            })
+    };
+    let mut out = Vec::new();
+    for (i, t) in texts.iter().enumerate() {
+        out.push(compile(t, format!("#{}", i + 1))?);
+    }
+    for f in files {
+        let text = std::fs::read_to_string(f).map_err(|source| ConfigError::Read {
+            path: f.clone(),
+            source,
+        })?;
+        out.push(compile(&text, f.display().to_string())?);
+    }
+    Ok(out)
+}
+
+fn directory(
+    users: &[UserConfig],
+    roles: &[RoleConfig],
+) -> Result<trent_service::Directory, ConfigError> {
+    use trent_core::authz::PolicyKind;
+    let mut seen = std::collections::HashSet::new();
+    let mut out_users = Vec::new();
+    for u in users {
+        iam_arn(&u.arn, "user")?;
+        if !seen.insert(u.arn.clone()) {
+            return Err(ConfigError::Invalid(ConfigProblem::DuplicatePrincipal(
+                u.arn.clone(),
+            )));
+        }
+        out_users.push(trent_service::identity::User {
+            arn: u.arn.clone(),
+            policies: policies(&u.arn, &u.policies, &u.policy_files, PolicyKind::Identity)?,
+            tags: u.tags.clone(),
+        });
+    }
+    let mut out_roles = Vec::new();
+    for r in roles {
+        iam_arn(&r.arn, "role")?;
+        if !seen.insert(r.arn.clone()) {
+            return Err(ConfigError::Invalid(ConfigProblem::DuplicatePrincipal(
+                r.arn.clone(),
+            )));
+        }
+        let trust_texts: Vec<String> = r.trust_policy.iter().cloned().collect();
+        let trust_files: Vec<PathBuf> = r.trust_policy_file.iter().cloned().collect();
+        let mut trust = policies(&r.arn, &trust_texts, &trust_files, PolicyKind::Resource)?;
+        if trust.len() != 1 {
+            return Err(ConfigError::Invalid(ConfigProblem::TrustPolicyRequired(
+                r.arn.clone(),
+            )));
+        }
+        let max = r.max_session_seconds.unwrap_or(3600);
+        if !(3600..=43_200).contains(&max) {
+            return Err(ConfigError::Invalid(ConfigProblem::MaxSession(
+                r.arn.clone(),
+            )));
+        }
+        out_roles.push(trent_service::identity::Role {
+            arn: r.arn.clone(),
+            trust_policy: trust.remove(0),
+            policies: policies(&r.arn, &r.policies, &r.policy_files, PolicyKind::Identity)?,
+            max_session_seconds: max,
+            tags: r.tags.clone(),
+        });
+    }
+    Ok(trent_service::Directory::new(out_users, out_roles))
 }
 
 fn positive(

@@ -143,6 +143,13 @@ fn service_error(e: &ServiceError) -> (ErrorCode, Option<String>) {
         ServiceError::AccessDenied { .. } | ServiceError::CiphertextKeyUnavailable => {
             C::AccessDenied
         }
+        ServiceError::InvalidGrantToken => C::InvalidGrantToken,
+        ServiceError::InvalidGrantId(_) => C::InvalidGrantId,
+        ServiceError::GrantNotFound(_) => C::NotFound,
+        ServiceError::GrantLimit { .. } | ServiceError::GrantConstraintsTooLarge => {
+            C::LimitExceeded
+        }
+        ServiceError::PolicyLockout => C::MalformedPolicyDocument,
         ServiceError::Internal(_) => {
             return (
                 C::KmsInternal,

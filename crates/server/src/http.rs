@@ -208,14 +208,25 @@ fn error_response(e: &WireError, request_id: &str) -> Response<ResponseBody> {
     r
 }
 
+/// Where a request came from: the condition keys `aws:SourceIp` and
+/// `aws:SecureTransport`.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    /// The peer's address.
+    pub peer: Option<std::net::IpAddr>,
+    /// Whether the connection is TLS.
+    pub tls: bool,
+}
+
 /// Handle one HTTP request.
 pub async fn handle(
     state: Arc<AppState>,
+    conn: ConnInfo,
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let rid = state.request_ids.next();
     let http2 = req.version() == http::Version::HTTP_2;
-    match handle_inner(&state, req, &rid).await {
+    match handle_inner(&state, conn, req, &rid).await {
         Ok(body) => Ok(respond(200, &rid, body)),
         Err(e) => {
             let mut r = error_response(&e, &rid);
@@ -242,6 +253,7 @@ pub async fn throttled(
 
 async fn handle_inner(
     state: &AppState,
+    conn: ConnInfo,
     req: Request<Incoming>,
     rid: &str,
 ) -> Result<Zeroizing<Vec<u8>>, WireError> {
@@ -267,7 +279,7 @@ async fn handle_inner(
         .await
         .ok_or(WireError::Throttled)?;
     let body = read_body(body, max, declared, &mut budget).await?;
-    let caller = pending
+    let mut caller = pending
         .finish(
             &SignedRequest {
                 method: parts.method.as_str(),
@@ -280,6 +292,8 @@ async fn handle_inner(
             rid.to_string(),
         )
         .map_err(WireError::Auth)?;
+    caller.source_ip = conn.peer;
+    caller.secure_transport = conn.tls;
     dispatch(&state.kms, &caller, op, &body).await
 }
 
@@ -464,6 +478,11 @@ async fn dispatch(
         O::GetKeyPolicy => output(kms.get_key_policy(c, input(body)?).await),
         O::PutKeyPolicy => empty(kms.put_key_policy(c, input(body)?).await),
         O::ListKeyPolicies => output(kms.list_key_policies(c, input(body)?).await),
+        O::CreateGrant => output(kms.create_grant(c, input(body)?).await),
+        O::ListGrants => output(kms.list_grants(c, input(body)?).await),
+        O::ListRetirableGrants => output(kms.list_retirable_grants(c, input(body)?).await),
+        O::RetireGrant => empty(kms.retire_grant(c, input(body)?).await),
+        O::RevokeGrant => empty(kms.revoke_grant(c, input(body)?).await),
         other => Err(WireError::NotImplemented(other)),
     }
 }
@@ -587,7 +606,7 @@ mod tests {
         };
         let state = AppState {
             kms: kms.clone(),
-            auth: Authenticator::verified(vec![cred]),
+            auth: Authenticator::verified(vec![cred], &trent_service::Directory::default()),
             request_ids: RequestIds::new(provider.as_ref()),
             gate: Arc::new(Gate::new(crate::config::Limits {
                 max_body_bytes: 1 << 20,
@@ -597,13 +616,14 @@ mod tests {
             })),
             test_clock: None,
         };
-        let caller = Caller {
-            region: trent_core::ids::Region::parse("us-east-1").unwrap(),
-            account: AccountId::parse("111122223333").unwrap(),
-            principal: "arn:aws:iam::111122223333:root".into(),
-            access_key_id: "AKIDBENCH".into(),
-            request_id: "r".into(),
-        };
+        let caller = Caller::new(
+            trent_core::ids::Region::parse("us-east-1").unwrap(),
+            Arc::new(trent_service::Identity::root(
+                &AccountId::parse("111122223333").unwrap(),
+            )),
+            "AKIDBENCH".into(),
+            "r".into(),
+        );
         let key = kms
             .create_key(&caller, Default::default())
             .await

@@ -123,7 +123,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         None => None,
     };
     let auth = match &cfg.credentials {
-        Some(creds) => auth::Authenticator::verified(creds.clone()),
+        Some(creds) => auth::Authenticator::verified(creds.clone(), &cfg.directory),
         None => auth::Authenticator::development(cfg.dev_account.clone()),
     };
     if !auth.verifies() {
@@ -251,9 +251,13 @@ async fn connection(
         Admission::Refuse => return,
     };
     let activity = Arc::new(Activity::default());
+    let conn = http::ConnInfo {
+        peer: stream.peer_addr().ok().map(|a| a.ip()),
+        tls: tls.is_some(),
+    };
     let stream = Watched::new(stream, activity.clone());
     match tls {
-        None => serve_http1(state, TokioIo::new(stream), throttle, activity).await,
+        None => serve_http1(state, TokioIo::new(stream), throttle, activity, conn).await,
         Some(acceptor) => {
             let stream =
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -266,9 +270,9 @@ async fn connection(
                 };
             let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
             if h2 {
-                serve_http2(state, TokioIo::new(stream), throttle, activity).await;
+                serve_http2(state, TokioIo::new(stream), throttle, activity, conn).await;
             } else {
-                serve_http1(state, TokioIo::new(stream), throttle, activity).await;
+                serve_http1(state, TokioIo::new(stream), throttle, activity, conn).await;
             }
         }
     }
@@ -279,18 +283,24 @@ async fn watched_handle(
     state: Arc<AppState>,
     activity: Arc<Activity>,
     throttle: bool,
+    conn: http::ConnInfo,
     req: hyper::Request<hyper::body::Incoming>,
 ) -> Result<hyper::Response<http::ResponseBody>, std::convert::Infallible> {
     let _guard = activity.request();
     if throttle {
         http::throttled(state, req).await
     } else {
-        http::handle(state, req).await
+        http::handle(state, conn, req).await
     }
 }
 
-async fn serve_http1<I>(state: Arc<AppState>, io: I, throttle: bool, activity: Arc<Activity>)
-where
+async fn serve_http1<I>(
+    state: Arc<AppState>,
+    io: I,
+    throttle: bool,
+    activity: Arc<Activity>,
+    conn: http::ConnInfo,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -300,15 +310,20 @@ where
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
     let a = activity.clone();
-    let conn = builder.serve_connection(
+    let connection = builder.serve_connection(
         io,
-        service_fn(move |r| watched_handle(state.clone(), a.clone(), throttle, r)),
+        service_fn(move |r| watched_handle(state.clone(), a.clone(), throttle, conn, r)),
     );
-    supervise(conn, activity, |c| c.graceful_shutdown()).await;
+    supervise(connection, activity, |c| c.graceful_shutdown()).await;
 }
 
-async fn serve_http2<I>(state: Arc<AppState>, io: I, throttle: bool, activity: Arc<Activity>)
-where
+async fn serve_http2<I>(
+    state: Arc<AppState>,
+    io: I,
+    throttle: bool,
+    activity: Arc<Activity>,
+    conn: http::ConnInfo,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
@@ -321,11 +336,11 @@ where
         .keep_alive_interval(Duration::from_secs(30))
         .keep_alive_timeout(Duration::from_secs(10));
     let a = activity.clone();
-    let conn = builder.serve_connection(
+    let connection = builder.serve_connection(
         io,
-        service_fn(move |r| watched_handle(state.clone(), a.clone(), throttle, r)),
+        service_fn(move |r| watched_handle(state.clone(), a.clone(), throttle, conn, r)),
     );
-    supervise(conn, activity, |c| c.graceful_shutdown()).await;
+    supervise(connection, activity, |c| c.graceful_shutdown()).await;
 }
 
 /// Each connection is a file descriptor: raise the soft limit toward the
@@ -398,13 +413,13 @@ pub async fn seed_keys(
         .await
         .map_err(|e| SeedError::Serve(e.into()))?,
     );
-    let caller = trent_service::Caller {
-        region: Region::parse(region).ok_or(SeedError::Region)?,
-        account: AccountId::parse(account).ok_or(SeedError::Account)?,
-        principal: format!("arn:aws:iam::{account}:root").into(),
-        access_key_id: "seed".into(),
-        request_id: "seed".into(),
-    };
+    let account = AccountId::parse(account).ok_or(SeedError::Account)?;
+    let caller = trent_service::Caller::new(
+        Region::parse(region).ok_or(SeedError::Region)?,
+        Arc::new(trent_service::Identity::root(&account)),
+        "seed".into(),
+        "seed".into(),
+    );
     let mut ids = Vec::with_capacity(count);
     for _ in 0..count {
         let md = kms

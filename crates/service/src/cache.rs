@@ -11,10 +11,12 @@ use foldhash::HashMap;
 use foldhash::HashMapExt as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use trent_core::authz::CompiledPolicy;
+use trent_core::grant::GrantRecord;
 use trent_core::ids::{AccountId, KeyId, KeyLocator, Region};
 use trent_core::key::KeyRecord;
 use trent_core::{KeyError, SymmetricKey};
-use trent_proto::{KeySpec, KeyState, KeyUsageType};
+use trent_proto::{KeySpec, KeyState, KeyUsageType, ModelEnum, OriginType};
 
 /// One key version, ready to use.
 #[derive(Debug)]
@@ -42,13 +44,21 @@ pub struct HotKey {
     pub usage: KeyUsageType,
     /// Spec.
     pub spec: KeySpec,
+    /// Origin.
+    pub origin: OriginType,
+    /// Tags (`aws:ResourceTag/*`).
+    pub tags: Vec<(String, String)>,
+    /// The key policy, compiled once per revision.
+    pub policy: Arc<CompiledPolicy>,
+    /// The key's grants.
+    pub grants: Arc<[GrantRecord]>,
     /// Versions, oldest first; the last is current.
     pub versions: Vec<HotVersion>,
 }
 
 impl HotKey {
-    /// Build from a record and its prepared versions.
-    pub fn new(record: &KeyRecord, versions: Vec<HotVersion>) -> HotKey {
+    /// Build from a record, its prepared versions and its grants.
+    pub fn new(record: &KeyRecord, versions: Vec<HotVersion>, grants: Vec<GrantRecord>) -> HotKey {
         HotKey {
             locator: record.locator.clone(),
             arn: record.arn().into(),
@@ -56,7 +66,25 @@ impl HotKey {
             state: record.state,
             usage: record.usage,
             spec: record.spec,
+            origin: record.origin,
+            tags: record.tags.clone(),
+            policy: crate::authz::compile_key_policy(record),
+            grants: grants.into(),
             versions,
+        }
+    }
+
+    /// What authorization needs of this key.
+    pub(crate) fn view(&self) -> crate::authz::KeyView<'_> {
+        crate::authz::KeyView {
+            locator: &self.locator,
+            arn: &self.arn,
+            policy: &self.policy,
+            spec: self.spec.as_str(),
+            usage: self.usage.as_str(),
+            origin: self.origin.as_str(),
+            tags: &self.tags,
+            grants: Some(&self.grants),
         }
     }
 

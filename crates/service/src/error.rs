@@ -53,6 +53,21 @@ pub enum InvalidRequest {
     /// ReEncrypt dry run that ignores the ciphertext but names no source key.
     #[error("SourceKeyId is required when DryRunModifiers contains IGNORE_CIPHERTEXT.")]
     IgnoreCiphertextNeedsSourceKeyId,
+    /// A grant constraint over AWS's limits.
+    #[error("{0}")]
+    GrantConstraint(&'static str),
+    /// CreateGrant without a grantee.
+    #[error("Either GranteePrincipal or GranteeServicePrincipal must be specified.")]
+    GranteePrincipalRequired,
+    /// CreateGrant with no operation.
+    #[error("1 validation error detected: Value '[]' at 'operations' failed to satisfy constraint: Member must have length greater than or equal to 1")]
+    GrantOperationsRequired,
+    /// ListRetirableGrants without a retiring principal.
+    #[error("Either RetiringPrincipal or RetiringServicePrincipal must be specified.")]
+    RetiringPrincipalRequired,
+    /// RetireGrant that names no grant.
+    #[error("Either GrantToken, or both KeyId and GrantId, must be specified.")]
+    RetireGrantTarget,
     /// PutKeyPolicy on the policy RAM manages.
     #[error("The AWS_RAM key policy is managed by AWS RAM and cannot be set with PutKeyPolicy.")]
     RamPolicy,
@@ -181,16 +196,39 @@ pub enum ServiceError {
     /// `DryRunOperationException`.
     #[error("The request would have succeeded, but the DryRun option is set.")]
     DryRun,
-    /// `AccessDeniedException`.
-    #[error("User: {principal} is not authorized to perform: {action} on resource: {resource} because no resource-based policy allows the {action} action")]
+    /// `AccessDeniedException`, in AWS's words for why.
+    #[error("{}", denial.message(principal, *action, resource))]
     AccessDenied {
         /// The caller.
         principal: String,
-        /// `kms:Encrypt`, ...
-        action: &'static str,
-        /// The key ARN.
+        /// What it asked to do.
+        action: trent_core::authz::Action,
+        /// The key (or alias, or `*`).
         resource: String,
+        /// Why not.
+        denial: trent_core::authz::Denial,
     },
+    /// `InvalidGrantTokenException`.
+    #[error("The grant token is not valid.")]
+    InvalidGrantToken,
+    /// `InvalidGrantIdException`: not a grant id.
+    #[error("Invalid grant ID {0}")]
+    InvalidGrantId(String),
+    /// `NotFoundException` for a grant.
+    #[error("Grant ID {0} not found")]
+    GrantNotFound(String),
+    /// `LimitExceededException`: grants per key.
+    #[error("The number of grants for {arn} exceeds the limit of 50000.")]
+    GrantLimit {
+        /// The key ARN.
+        arn: String,
+    },
+    /// `LimitExceededException`: a grant's constraints are too large.
+    #[error("The grant constraints exceed the limit of 8192 bytes.")]
+    GrantConstraintsTooLarge,
+    /// `MalformedPolicyDocumentException`: the lockout safety check.
+    #[error("The new key policy will not allow you to update the key policy in the future.")]
+    PolicyLockout,
     /// `AccessDeniedException` for a Decrypt or ReEncrypt that named no key
     /// and whose blob names a key the caller cannot use: one that does not
     /// exist in this account and region, or that the caller may not use. One

@@ -11,6 +11,7 @@
 //! It refuses: HTTP, JSON bodies and SigV4; requests arrive as `trent-proto`
 //! types with their wire constraints already checked, plus a [`Caller`].
 
+mod authz;
 pub mod background;
 pub mod cache;
 mod error;
@@ -19,6 +20,7 @@ mod ops;
 mod usage;
 
 pub use error::{InternalError, InvalidRequest, ServiceError, TagError, Unsupported};
+pub use identity::{Directory, Identity};
 
 use cache::{HotKey, HotVersion, KeyCache};
 use std::sync::Arc;
@@ -41,6 +43,33 @@ pub struct Caller {
     pub access_key_id: Arc<str>,
     /// The request id (`x-amzn-RequestId`).
     pub request_id: String,
+    /// The principal and its policies, for authorization.
+    pub identity: Arc<Identity>,
+    /// `aws:SourceIp`.
+    pub source_ip: Option<std::net::IpAddr>,
+    /// `aws:SecureTransport`: the request came over TLS.
+    pub secure_transport: bool,
+}
+
+impl Caller {
+    /// A caller acting as `identity`, signed with `access_key_id`.
+    pub fn new(
+        region: Region,
+        identity: Arc<Identity>,
+        access_key_id: Arc<str>,
+        request_id: String,
+    ) -> Caller {
+        Caller {
+            region,
+            account: identity.principal.account.clone(),
+            principal: identity.principal.arn.clone(),
+            access_key_id,
+            request_id,
+            identity,
+            source_ip: None,
+            secure_transport: false,
+        }
+    }
 }
 
 /// Why the service could not start.
@@ -232,12 +261,17 @@ impl Kms {
         }
         let epoch = self.cache.epoch();
         let record = self.record(loc).await?;
-        let hot = Arc::new(self.prepare(&record)?);
+        let grants = self.all_grants(loc).await?;
+        let hot = Arc::new(self.prepare(&record, grants)?);
         self.cache.insert(epoch, hot.clone());
         Ok(hot)
     }
 
-    fn prepare(&self, record: &KeyRecord) -> Result<HotKey, ServiceError> {
+    fn prepare(
+        &self,
+        record: &KeyRecord,
+        grants: Vec<trent_core::grant::GrantRecord>,
+    ) -> Result<HotKey, ServiceError> {
         let mut versions = Vec::with_capacity(record.versions.len());
         for v in &record.versions {
             let aad = KeyVersion::wrap_aad(&record.locator, v.number);
@@ -248,7 +282,7 @@ impl Kms {
                 key: self.provider.prepare_symmetric(&material)?,
             });
         }
-        Ok(HotKey::new(record, versions))
+        Ok(HotKey::new(record, versions, grants))
     }
 
     /// New key material, wrapped for version `number` of `loc`, with a fresh
@@ -268,17 +302,33 @@ impl Kms {
     }
 
     /// Apply a transition to a key with compare-and-swap, retrying on
-    /// conflicts from concurrent writers, then invalidate the cache.
+    /// conflicts from concurrent writers, then invalidate the cache. The
+    /// request is authorized on each record it is about to replace, inside
+    /// the loop: a policy change that lands between a check and the write
+    /// is seen, because the write is then a conflict and the check runs
+    /// again on the new record.
     async fn update<F>(
         &self,
+        caller: &Caller,
         loc: &KeyLocator,
+        action: trent_core::authz::Action,
+        ask: &authz::Ask<'_>,
         mut transition: F,
     ) -> Result<KeyRecord, ServiceError>
     where
         F: FnMut(&KeyRecord) -> Result<KeyRecord, ServiceError>,
     {
+        let arn = loc.arn();
         for _ in 0..CAS_ATTEMPTS {
             let current = self.record(loc).await?;
+            let policy = authz::compile_key_policy(&current);
+            self.authorize_key(
+                caller,
+                action,
+                &authz::KeyView::of_record(&current, &arn, &policy),
+                ask,
+            )
+            .await?;
             let next = transition(&current)?;
             match self.store.update_key(&next).await {
                 Ok(()) => {
@@ -293,28 +343,6 @@ impl Kms {
             }
         }
         Err(StoreError::Conflict.into())
-    }
-
-    /// The one place where a request is allowed or denied.
-    ///
-    /// Until key policies are evaluated (a later capability), every key keeps
-    /// the effect of AWS's default key policy: the owning account's
-    /// principals may do everything, other accounts nothing.
-    fn authorize(
-        &self,
-        caller: &Caller,
-        action: &'static str,
-        key: &KeyLocator,
-    ) -> Result<(), ServiceError> {
-        if caller.account == key.account {
-            Ok(())
-        } else {
-            Err(ServiceError::AccessDenied {
-                principal: caller.principal.to_string(),
-                action,
-                resource: key.arn(),
-            })
-        }
     }
 
     fn random<const N: usize>(&self) -> Result<[u8; N], ServiceError> {

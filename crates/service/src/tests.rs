@@ -38,13 +38,12 @@ async fn env_on(store: Arc<dyn KeyStore>) -> Env {
 }
 
 fn caller_in(account: &str) -> Caller {
-    Caller {
-        region: Region::parse("us-east-1").unwrap(),
-        account: AccountId::parse(account).unwrap(),
-        principal: format!("arn:aws:iam::{account}:root").into(),
-        access_key_id: "AKIDTEST".into(),
-        request_id: "req-1".into(),
-    }
+    Caller::new(
+        Region::parse("us-east-1").unwrap(),
+        Arc::new(Identity::root(&AccountId::parse(account).unwrap())),
+        "AKIDTEST".into(),
+        "req-1".into(),
+    )
 }
 
 fn caller() -> Caller {

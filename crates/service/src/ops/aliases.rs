@@ -2,10 +2,12 @@
 
 use super::keys::req;
 use super::{page_size, read_marker, split_page};
+use crate::authz::{Ask, KeyView};
 use crate::{Caller, InvalidRequest, Kms, ServiceError};
 use trent_core::alias::{
     check_alias_name, check_new_alias_name, AliasNameError, AliasRecord, MAX_ALIASES_PER_KEY,
 };
+use trent_core::authz::Action;
 use trent_core::ids::{Accepts, AliasName, KeyLocator, KeyRef};
 use trent_proto::ops::*;
 use trent_proto::Timestamp;
@@ -35,7 +37,7 @@ impl Kms {
         &self,
         caller: &Caller,
         target: &Option<String>,
-        action: &'static str,
+        action: Action,
     ) -> Result<KeyLocator, ServiceError> {
         let target = req(target);
         if matches!(
@@ -44,18 +46,51 @@ impl Kms {
         ) {
             return Err(InvalidRequest::AliasTarget.into());
         }
-        let loc = self.resolve(caller, target, Accepts::KeyOnly).await?;
-        let record = self.record(&loc).await?;
-        self.authorize(caller, action, &loc)?;
+        let record = self
+            .managed(caller, &Some(target.to_string()), Accepts::KeyOnly, action)
+            .await?;
         record.check_mutable()?;
-        Ok(loc)
+        Ok(record.locator)
+    }
+
+    /// The alias half of an alias operation: AWS wants the action allowed
+    /// on the alias by an identity policy as well as on the key.
+    fn authorize_alias(
+        &self,
+        caller: &Caller,
+        action: Action,
+        name: &AliasName,
+    ) -> Result<(), ServiceError> {
+        let arn = name.arn(&caller.region, &caller.account);
+        self.authorize_identity(caller, action, &arn, &Ask::default())
+    }
+
+    /// Authorize `action` on the key an alias points at now.
+    async fn authorize_current_target(
+        &self,
+        caller: &Caller,
+        action: Action,
+        target: &KeyLocator,
+    ) -> Result<(), ServiceError> {
+        let record = self.record(target).await?;
+        let policy = crate::authz::compile_key_policy(&record);
+        let arn = target.arn();
+        self.authorize_key(
+            caller,
+            action,
+            &KeyView::of_record(&record, &arn, &policy),
+            &Ask::default(),
+        )
+        .await?;
+        Ok(())
     }
 
     /// CreateAlias.
     pub async fn create_alias(&self, caller: &Caller, r: AliasRequest) -> Result<(), ServiceError> {
         let name = new_alias_name(&r.alias_name)?;
+        self.authorize_alias(caller, Action::CreateAlias, &name)?;
         let target = self
-            .alias_target(caller, &r.target_key_id, "kms:CreateAlias")
+            .alias_target(caller, &r.target_key_id, Action::CreateAlias)
             .await?;
         let existing = self
             .store
@@ -104,8 +139,16 @@ impl Kms {
                 alias_arn: name.arn(&caller.region, &caller.account),
             });
         };
+        self.authorize_alias(caller, Action::UpdateAlias, &name)?;
+        let current = KeyLocator {
+            region: caller.region.clone(),
+            account: caller.account.clone(),
+            key_id: alias.target,
+        };
+        self.authorize_current_target(caller, Action::UpdateAlias, &current)
+            .await?;
         let target = self
-            .alias_target(caller, &r.target_key_id, "kms:UpdateAlias")
+            .alias_target(caller, &r.target_key_id, Action::UpdateAlias)
             .await?;
         // Every key Trent makes today is a symmetric encryption key, so the
         // rule that old and new targets share type and usage always holds.
@@ -144,7 +187,9 @@ impl Kms {
             account: caller.account.clone(),
             key_id: alias.target,
         };
-        self.authorize(caller, "kms:DeleteAlias", &target)?;
+        self.authorize_alias(caller, Action::DeleteAlias, &name)?;
+        self.authorize_current_target(caller, Action::DeleteAlias, &target)
+            .await?;
         match self
             .store
             .delete_alias(&caller.region, &caller.account, &name)
@@ -166,13 +211,16 @@ impl Kms {
         caller: &Caller,
         r: ListAliasesRequest,
     ) -> Result<ListAliasesResponse, ServiceError> {
+        self.authorize_identity(caller, Action::ListAliases, "*", &Ask::default())?;
         let size = page_size(r.limit, 50, 100);
         let after = read_marker("aliases", r.marker.as_deref())?;
         let target = match &r.key_id {
             Some(k) => {
                 let loc = self.resolve(caller, k, Accepts::KeyOnly).await?;
+                if loc.account != caller.account {
+                    return Err(ServiceError::KeyNotFound { arn: loc.arn() });
+                }
                 self.record(&loc).await?;
-                self.authorize(caller, "kms:ListAliases", &loc)?;
                 Some(loc.key_id)
             }
             None => None,

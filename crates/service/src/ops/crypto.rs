@@ -3,9 +3,12 @@
 //! from the cache; nothing here touches the store in the common case.
 
 use super::keys::req;
+use crate::authz::Ask;
 use crate::cache::{HotKey, HotVersion};
 use crate::{Caller, InvalidRequest, Kms, ServiceError, Unsupported};
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use trent_core::authz::Action;
 use trent_core::blob::{self, Header, HEADER_LEN, TAG_LEN};
 use trent_core::ids::{Accepts, KeyLocator};
 use trent_core::SecretBytes;
@@ -24,6 +27,34 @@ fn check_algorithm(
             algorithm: other.as_str(),
         }),
     }
+}
+
+/// The encryption context as authorization sees it: absent is empty (so a
+/// grant constraint is not met by leaving the context out).
+fn context_map(c: &Option<EncryptionContext>) -> &BTreeMap<String, String> {
+    static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+    c.as_ref().map_or(&EMPTY, |c| &c.0)
+}
+
+fn algorithm_name(a: Option<&WireEnum<EncryptionAlgorithmSpec>>) -> &'static str {
+    a.and_then(|a| a.known())
+        .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault)
+        .as_str()
+}
+
+/// The alias a `KeyId` parameter names, if it names one.
+fn alias_of(key_id: &str) -> Option<&str> {
+    key_id.contains("alias/").then_some(key_id)
+}
+
+/// What a cryptographic request asks of authorization.
+#[derive(Clone, Copy)]
+struct CryptoAsk<'a> {
+    action: Action,
+    operation: &'static str,
+    context: &'a Option<EncryptionContext>,
+    algorithm: Option<&'a WireEnum<EncryptionAlgorithmSpec>>,
+    grant_tokens: &'a [String],
 }
 
 fn context_bytes(c: &Option<EncryptionContext>) -> Vec<u8> {
@@ -68,16 +99,12 @@ impl Kms {
 
     /// Find the key of a blob (checking it against `key_id` if given),
     /// authorize, check its state, and open the blob.
-    #[allow(clippy::too_many_arguments)]
     async fn open(
         &self,
         caller: &Caller,
         ciphertext: &[u8],
         key_id: Option<&str>,
-        context: &Option<EncryptionContext>,
-        algorithm: Option<&WireEnum<EncryptionAlgorithmSpec>>,
-        action: &'static str,
-        operation: &'static str,
+        ask: CryptoAsk<'_>,
     ) -> Result<Opened, ServiceError> {
         let parsed = blob::parse(ciphertext).map_err(|_| ServiceError::InvalidCiphertext)?;
         let loc = KeyLocator {
@@ -91,10 +118,13 @@ impl Kms {
                 return Err(ServiceError::IncorrectKey);
             }
         }
-        let found = self
-            .hot_key(&loc)
-            .await
-            .and_then(|key| self.authorize(caller, action, &loc).map(|()| key));
+        let found = match self.hot_key(&loc).await {
+            Ok(key) => self
+                .authorize_crypto(caller, &key, key_id.and_then(alias_of), ask)
+                .await
+                .map(|()| key),
+            Err(e) => Err(e),
+        };
         let key = match found {
             Ok(key) => key,
             // Named by the blob alone: the same answer whether the key does
@@ -106,14 +136,18 @@ impl Kms {
             }
             Err(e) => return Err(e),
         };
-        key.check_usable(operation)?;
-        check_algorithm(&key, algorithm)?;
+        key.check_usable(ask.operation)?;
+        check_algorithm(&key, ask.algorithm)?;
         let version = key
             .version(parsed.header.version)
             .ok_or(ServiceError::InvalidCiphertext)?;
         let plaintext = version
             .key
-            .open(parsed.header_bytes, &context_bytes(context), parsed.sealed)
+            .open(
+                parsed.header_bytes,
+                &context_bytes(ask.context),
+                parsed.sealed,
+            )
             .map_err(|_| ServiceError::InvalidCiphertext)?;
         let material_id = version.material_id.clone();
         Ok(Opened {
@@ -123,18 +157,43 @@ impl Kms {
         })
     }
 
+    /// Authorize a cryptographic operation on a cached key.
+    async fn authorize_crypto(
+        &self,
+        caller: &Caller,
+        key: &HotKey,
+        request_alias: Option<&str>,
+        ask: CryptoAsk<'_>,
+    ) -> Result<(), ServiceError> {
+        self.authorize_key(
+            caller,
+            ask.action,
+            &key.view(),
+            &Ask {
+                encryption_context: Some(context_map(ask.context)),
+                encryption_algorithm: Some(algorithm_name(ask.algorithm)),
+                request_alias,
+                grant_tokens: ask.grant_tokens,
+                ..Default::default()
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
     /// The key for an operation that encrypts: resolved, authorized, usable.
     async fn encrypting_key(
         &self,
         caller: &Caller,
         key_id: &str,
-        action: &'static str,
-        operation: &'static str,
+        ask: CryptoAsk<'_>,
     ) -> Result<Arc<HotKey>, ServiceError> {
+        Self::check_grant_tokens(ask.grant_tokens)?;
         let loc = self.resolve(caller, key_id, Accepts::KeyOrAlias).await?;
         let key = self.hot_key(&loc).await?;
-        self.authorize(caller, action, &loc)?;
-        key.check_usable(operation)?;
+        self.authorize_crypto(caller, &key, alias_of(key_id), ask)
+            .await?;
+        key.check_usable(ask.operation)?;
         Ok(key)
     }
 
@@ -149,9 +208,14 @@ impl Kms {
         caller: &Caller,
         r: EncryptRequest,
     ) -> Result<EncryptResponse, ServiceError> {
-        let key = self
-            .encrypting_key(caller, req(&r.key_id), "kms:Encrypt", "Encrypt")
-            .await?;
+        let ask = CryptoAsk {
+            action: Action::Encrypt,
+            operation: "Encrypt",
+            context: &r.encryption_context,
+            algorithm: r.encryption_algorithm.as_ref(),
+            grant_tokens: r.grant_tokens.as_deref().unwrap_or_default(),
+        };
+        let key = self.encrypting_key(caller, req(&r.key_id), ask).await?;
         check_algorithm(&key, r.encryption_algorithm.as_ref())?;
         if r.dry_run == Some(true) {
             return Err(ServiceError::DryRun);
@@ -169,24 +233,19 @@ impl Kms {
     /// `DryRun` with `IGNORE_CIPHERTEXT`: check the named key (found, allowed,
     /// usable, algorithm) without opening the blob, and answer
     /// `DryRunOperationException`. `Ok(())` when that modifier is not set.
-    #[allow(clippy::too_many_arguments)]
     async fn dry_run_ignoring_ciphertext(
         &self,
         caller: &Caller,
         dry_run: Option<bool>,
         modifiers: Option<&[WireEnum<DryRunModifierType>]>,
         key_id: Result<&str, InvalidRequest>,
-        algorithm: Option<&WireEnum<EncryptionAlgorithmSpec>>,
-        action: &'static str,
-        operation: &'static str,
+        ask: CryptoAsk<'_>,
     ) -> Result<(), ServiceError> {
         if !trent_proto::ops::ignores_ciphertext(dry_run, modifiers) {
             return Ok(());
         }
-        let key = self
-            .encrypting_key(caller, key_id?, action, operation)
-            .await?;
-        check_algorithm(&key, algorithm)?;
+        let key = self.encrypting_key(caller, key_id?, ask).await?;
+        check_algorithm(&key, ask.algorithm)?;
         Err(ServiceError::DryRun)
     }
 
@@ -199,6 +258,15 @@ impl Kms {
         if r.recipient.is_some() {
             return Err(Unsupported::Recipient.into());
         }
+        let tokens = r.grant_tokens.as_deref().unwrap_or_default();
+        Self::check_grant_tokens(tokens)?;
+        let ask = CryptoAsk {
+            action: Action::Decrypt,
+            operation: "Decrypt",
+            context: &r.encryption_context,
+            algorithm: r.encryption_algorithm.as_ref(),
+            grant_tokens: tokens,
+        };
         self.dry_run_ignoring_ciphertext(
             caller,
             r.dry_run,
@@ -206,22 +274,16 @@ impl Kms {
             r.key_id
                 .as_deref()
                 .ok_or(InvalidRequest::IgnoreCiphertextNeedsKeyId),
-            r.encryption_algorithm.as_ref(),
-            "kms:Decrypt",
-            "Decrypt",
+            ask,
         )
         .await?;
-        let ciphertext = r.ciphertext_blob.unwrap_or_default();
+        let ciphertext = r
+            .ciphertext_blob
+            .as_ref()
+            .map(|b| &b.0[..])
+            .unwrap_or_default();
         let opened = self
-            .open(
-                caller,
-                &ciphertext.0,
-                r.key_id.as_deref(),
-                &r.encryption_context,
-                r.encryption_algorithm.as_ref(),
-                "kms:Decrypt",
-                "Decrypt",
-            )
+            .open(caller, ciphertext, r.key_id.as_deref(), ask)
             .await?;
         if r.dry_run == Some(true) {
             return Err(ServiceError::DryRun);
@@ -241,13 +303,23 @@ impl Kms {
         caller: &Caller,
         r: ReEncryptRequest,
     ) -> Result<ReEncryptResponse, ServiceError> {
+        let tokens = r.grant_tokens.as_deref().unwrap_or_default();
+        let to = CryptoAsk {
+            action: Action::ReEncryptTo,
+            operation: "ReEncrypt",
+            context: &r.destination_encryption_context,
+            algorithm: r.destination_encryption_algorithm.as_ref(),
+            grant_tokens: tokens,
+        };
+        let from = CryptoAsk {
+            action: Action::ReEncryptFrom,
+            operation: "ReEncrypt",
+            context: &r.source_encryption_context,
+            algorithm: r.source_encryption_algorithm.as_ref(),
+            grant_tokens: tokens,
+        };
         let destination = self
-            .encrypting_key(
-                caller,
-                req(&r.destination_key_id),
-                "kms:ReEncryptTo",
-                "ReEncrypt",
-            )
+            .encrypting_key(caller, req(&r.destination_key_id), to)
             .await?;
         check_algorithm(&destination, r.destination_encryption_algorithm.as_ref())?;
         self.dry_run_ignoring_ciphertext(
@@ -257,22 +329,16 @@ impl Kms {
             r.source_key_id
                 .as_deref()
                 .ok_or(InvalidRequest::IgnoreCiphertextNeedsSourceKeyId),
-            r.source_encryption_algorithm.as_ref(),
-            "kms:ReEncryptFrom",
-            "ReEncrypt",
+            from,
         )
         .await?;
-        let ciphertext = r.ciphertext_blob.unwrap_or_default();
+        let ciphertext = r
+            .ciphertext_blob
+            .as_ref()
+            .map(|b| &b.0[..])
+            .unwrap_or_default();
         let opened = self
-            .open(
-                caller,
-                &ciphertext.0,
-                r.source_key_id.as_deref(),
-                &r.source_encryption_context,
-                r.source_encryption_algorithm.as_ref(),
-                "kms:ReEncryptFrom",
-                "ReEncrypt",
-            )
+            .open(caller, ciphertext, r.source_key_id.as_deref(), from)
             .await?;
         if r.dry_run == Some(true) {
             return Err(ServiceError::DryRun);
@@ -309,15 +375,20 @@ impl Kms {
         &self,
         caller: &Caller,
         r: &GenerateDataKeyRequest,
-        action: &'static str,
+        action: Action,
         operation: &'static str,
     ) -> Result<(Arc<HotKey>, Zeroizing<Vec<u8>>, Vec<u8>, Arc<str>), ServiceError> {
         if r.recipient.is_some() {
             return Err(Unsupported::Recipient.into());
         }
-        let key = self
-            .encrypting_key(caller, req(&r.key_id), action, operation)
-            .await?;
+        let ask = CryptoAsk {
+            action,
+            operation,
+            context: &r.encryption_context,
+            algorithm: None,
+            grant_tokens: r.grant_tokens.as_deref().unwrap_or_default(),
+        };
+        let key = self.encrypting_key(caller, req(&r.key_id), ask).await?;
         let size = match (
             r.key_spec.as_ref().and_then(|s| s.known()),
             r.number_of_bytes,
@@ -344,7 +415,7 @@ impl Kms {
         r: GenerateDataKeyRequest,
     ) -> Result<GenerateDataKeyResponse, ServiceError> {
         let (key, plaintext, blob, material_id) = self
-            .data_key(caller, &r, "kms:GenerateDataKey", "GenerateDataKey")
+            .data_key(caller, &r, Action::GenerateDataKey, "GenerateDataKey")
             .await?;
         self.used(caller, &key, KeyLastUsageTrackingOperation::GenerateDataKey);
         Ok(GenerateDataKeyResponse {
@@ -365,7 +436,7 @@ impl Kms {
             .data_key(
                 caller,
                 &r,
-                "kms:GenerateDataKeyWithoutPlaintext",
+                Action::GenerateDataKeyWithoutPlaintext,
                 "GenerateDataKeyWithoutPlaintext",
             )
             .await?;
@@ -384,9 +455,10 @@ impl Kms {
     /// GenerateRandom.
     pub async fn generate_random(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         r: GenerateRandomRequest,
     ) -> Result<GenerateRandomResponse, ServiceError> {
+        self.authorize_identity(caller, Action::GenerateRandom, "*", &Ask::default())?;
         if r.recipient.is_some() {
             return Err(Unsupported::Recipient.into());
         }

@@ -2,7 +2,9 @@
 //! DisableKey, ScheduleKeyDeletion, CancelKeyDeletion, GetKeyLastUsage.
 
 use super::{page_size, read_marker, split_page};
+use crate::authz::{Ask, KeyView};
 use crate::{Caller, InvalidRequest, Kms, ServiceError, TagError, Unsupported};
+use trent_core::authz::Action;
 use trent_core::ids::{Accepts, KeyId, KeyLocator};
 use trent_core::key::{KeyRecord, KeyVersion, DEFAULT_DELETION_WINDOW_DAYS, MAX_TAGS};
 use trent_core::policy::{default_policy, PolicyDocument};
@@ -130,6 +132,25 @@ impl Kms {
         if r.multi_region == Some(true) {
             return Err(Unsupported::MultiRegion.into());
         }
+        let tags = check_tags(r.tags.as_deref().unwrap_or_default())?;
+        let tag_keys: Vec<String> = tags.iter().map(|(k, _)| k.clone()).collect();
+        self.authorize_identity(
+            caller,
+            Action::CreateKey,
+            "*",
+            &Ask {
+                request_tags: Some(&tags),
+                tag_keys: Some(&tag_keys),
+                new_key: Some((
+                    "SYMMETRIC_DEFAULT",
+                    "ENCRYPT_DECRYPT",
+                    origin.as_str(),
+                    false,
+                )),
+                ..Default::default()
+            },
+        )?;
+        let explicit_policy = r.policy.is_some();
         let policy = match r.policy {
             Some(p) => {
                 PolicyDocument::parse(&p)?;
@@ -137,7 +158,6 @@ impl Kms {
             }
             None => default_policy(&caller.account.root_arn()),
         };
-        let tags = check_tags(r.tags.as_deref().unwrap_or_default())?;
         let now = self.clock.now();
         for _ in 0..4 {
             let loc = KeyLocator {
@@ -145,7 +165,11 @@ impl Kms {
                 account: caller.account.clone(),
                 key_id: KeyId::from_random(self.random::<16>()?),
             };
-            self.authorize(caller, "kms:CreateKey", &loc)?;
+            // The default policy gives the account to IAM: only a policy
+            // of the caller's own making can lock it out.
+            if explicit_policy && r.bypass_policy_lockout_safety_check != Some(true) {
+                self.check_lockout(caller, &loc, &policy).await?;
+            }
             let (material_id, wrapped) = self.new_material(&loc, 1)?;
             let record = KeyRecord::new_symmetric(
                 loc,
@@ -181,11 +205,9 @@ impl Kms {
         caller: &Caller,
         r: DescribeKeyRequest,
     ) -> Result<DescribeKeyResponse, ServiceError> {
-        let loc = self
-            .resolve(caller, req(&r.key_id), Accepts::KeyOrAlias)
+        let record = self
+            .managed(caller, &r.key_id, Accepts::KeyOrAlias, Action::DescribeKey)
             .await?;
-        let record = self.record(&loc).await?;
-        self.authorize(caller, "kms:DescribeKey", &loc)?;
         Ok(DescribeKeyResponse {
             key_metadata: metadata(&record),
         })
@@ -197,6 +219,7 @@ impl Kms {
         caller: &Caller,
         r: ListKeysRequest,
     ) -> Result<ListKeysResponse, ServiceError> {
+        self.authorize_identity(caller, Action::ListKeys, "*", &Ask::default())?;
         let size = page_size(r.limit, 100, 1000);
         let after = read_marker("keys", r.marker.as_deref())?
             .map(|s| KeyId::parse(&s).ok_or(ServiceError::InvalidMarker))
@@ -247,17 +270,75 @@ impl Kms {
         })
     }
 
-    /// Resolve a key-id-or-ARN parameter, load the record and authorize.
+    /// Resolve a `KeyId` parameter, load the record and authorize a
+    /// read-only action on it (the request alias, if the key was named by
+    /// one, is the `kms:RequestAlias` condition key).
     pub(crate) async fn managed(
         &self,
         caller: &Caller,
         key_id: &Option<String>,
-        action: &'static str,
+        accepts: Accepts,
+        action: Action,
     ) -> Result<KeyRecord, ServiceError> {
-        let loc = self.resolve(caller, req(key_id), Accepts::KeyOnly).await?;
+        let named = req(key_id);
+        let loc = self.resolve(caller, named, accepts).await?;
         let record = self.record(&loc).await?;
-        self.authorize(caller, action, &loc)?;
+        let policy = crate::authz::compile_key_policy(&record);
+        let arn = loc.arn();
+        let ask = Ask {
+            request_alias: named.contains("alias/").then_some(named),
+            ..Default::default()
+        };
+        self.authorize_key(
+            caller,
+            action,
+            &KeyView::of_record(&record, &arn, &policy),
+            &ask,
+        )
+        .await?;
         Ok(record)
+    }
+
+    /// Resolve a `KeyId` parameter that must name a key (not an alias).
+    pub(crate) async fn locate(
+        &self,
+        caller: &Caller,
+        key_id: &Option<String>,
+    ) -> Result<KeyLocator, ServiceError> {
+        self.resolve(caller, req(key_id), Accepts::KeyOnly).await
+    }
+
+    /// The lockout safety check: refuse a key policy under which the caller
+    /// could not call PutKeyPolicy again (unless the request bypasses it).
+    pub(crate) async fn check_lockout(
+        &self,
+        caller: &Caller,
+        loc: &KeyLocator,
+        policy: &str,
+    ) -> Result<(), ServiceError> {
+        let compiled = trent_core::authz::CompiledPolicy::parse(
+            policy,
+            trent_core::authz::PolicyKind::Resource,
+        )?;
+        let arn = loc.arn();
+        let view = KeyView {
+            locator: loc,
+            arn: &arn,
+            policy: &compiled,
+            spec: "SYMMETRIC_DEFAULT",
+            usage: "ENCRYPT_DECRYPT",
+            origin: "AWS_KMS",
+            tags: &[],
+            grants: Some(&[]),
+        };
+        match self
+            .authorize_key(caller, Action::PutKeyPolicy, &view, &Ask::default())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(ServiceError::AccessDenied { .. }) => Err(ServiceError::PolicyLockout),
+            Err(e) => Err(e),
+        }
     }
 
     /// UpdateKeyDescription.
@@ -266,28 +347,36 @@ impl Kms {
         caller: &Caller,
         r: UpdateKeyDescriptionRequest,
     ) -> Result<(), ServiceError> {
-        let rec = self
-            .managed(caller, &r.key_id, "kms:UpdateKeyDescription")
-            .await?;
+        let loc = self.locate(caller, &r.key_id).await?;
         let description = r.description.unwrap_or_default();
-        self.update(&rec.locator, |k| {
-            Ok(k.with_description(description.clone())?)
-        })
+        self.update(
+            caller,
+            &loc,
+            Action::UpdateKeyDescription,
+            &Ask::default(),
+            |k| Ok(k.with_description(description.clone())?),
+        )
         .await?;
         Ok(())
     }
 
     /// EnableKey.
     pub async fn enable_key(&self, caller: &Caller, r: KeyIdRequest) -> Result<(), ServiceError> {
-        let rec = self.managed(caller, &r.key_id, "kms:EnableKey").await?;
-        self.update(&rec.locator, |k| Ok(k.enable()?)).await?;
+        let loc = self.locate(caller, &r.key_id).await?;
+        self.update(caller, &loc, Action::EnableKey, &Ask::default(), |k| {
+            Ok(k.enable()?)
+        })
+        .await?;
         Ok(())
     }
 
     /// DisableKey.
     pub async fn disable_key(&self, caller: &Caller, r: KeyIdRequest) -> Result<(), ServiceError> {
-        let rec = self.managed(caller, &r.key_id, "kms:DisableKey").await?;
-        self.update(&rec.locator, |k| Ok(k.disable()?)).await?;
+        let loc = self.locate(caller, &r.key_id).await?;
+        self.update(caller, &loc, Action::DisableKey, &Ask::default(), |k| {
+            Ok(k.disable()?)
+        })
+        .await?;
         Ok(())
     }
 
@@ -297,9 +386,7 @@ impl Kms {
         caller: &Caller,
         r: ScheduleKeyDeletionRequest,
     ) -> Result<ScheduleKeyDeletionResponse, ServiceError> {
-        let rec = self
-            .managed(caller, &r.key_id, "kms:ScheduleKeyDeletion")
-            .await?;
+        let loc = self.locate(caller, &r.key_id).await?;
         let days = r
             .pending_window_in_days
             .unwrap_or(i64::from(DEFAULT_DELETION_WINDOW_DAYS));
@@ -308,8 +395,14 @@ impl Kms {
         }
         let days = days as u32;
         let now = self.clock.now();
+        let ask = Ask {
+            pending_window_days: Some(i64::from(days)),
+            ..Default::default()
+        };
         let next = self
-            .update(&rec.locator, |k| Ok(k.schedule_deletion(now, days)?))
+            .update(caller, &loc, Action::ScheduleKeyDeletion, &ask, |k| {
+                Ok(k.schedule_deletion(now, days)?)
+            })
             .await?;
         let date = next.deletion.as_ref().map_or(now, |d| d.date);
         Ok(ScheduleKeyDeletionResponse {
@@ -326,11 +419,15 @@ impl Kms {
         caller: &Caller,
         r: KeyIdRequest,
     ) -> Result<KeyIdResponse, ServiceError> {
-        let rec = self
-            .managed(caller, &r.key_id, "kms:CancelKeyDeletion")
-            .await?;
+        let loc = self.locate(caller, &r.key_id).await?;
         let next = self
-            .update(&rec.locator, |k| Ok(k.cancel_deletion()?))
+            .update(
+                caller,
+                &loc,
+                Action::CancelKeyDeletion,
+                &Ask::default(),
+                |k| Ok(k.cancel_deletion()?),
+            )
             .await?;
         Ok(KeyIdResponse { key_id: next.arn() })
     }
@@ -342,7 +439,7 @@ impl Kms {
         r: KeyIdRequest,
     ) -> Result<GetKeyLastUsageResponse, ServiceError> {
         let rec = self
-            .managed(caller, &r.key_id, "kms:GetKeyLastUsage")
+            .managed(caller, &r.key_id, Accepts::KeyOnly, Action::GetKeyLastUsage)
             .await?;
         let stored = self.store.get_usage(&rec.locator).await?;
         let pending = self.usage.peek(&rec.locator);

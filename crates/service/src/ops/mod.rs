@@ -2,6 +2,7 @@
 
 mod aliases;
 mod crypto;
+mod grants;
 mod keys;
 mod policy;
 mod rotation;

@@ -1,7 +1,10 @@
 //! GetKeyPolicy, PutKeyPolicy, ListKeyPolicies.
 
 use super::{page_size, read_offset};
+use crate::authz::Ask;
 use crate::{Caller, InvalidRequest, Kms, ServiceError};
+use trent_core::authz::Action;
+use trent_core::ids::Accepts;
 use trent_core::policy::{PolicyDocument, DEFAULT_POLICY_NAME};
 use trent_proto::ops::*;
 
@@ -19,7 +22,9 @@ impl Kms {
         caller: &Caller,
         r: GetKeyPolicyRequest,
     ) -> Result<GetKeyPolicyResponse, ServiceError> {
-        let rec = self.managed(caller, &r.key_id, "kms:GetKeyPolicy").await?;
+        let rec = self
+            .managed(caller, &r.key_id, Accepts::KeyOnly, Action::GetKeyPolicy)
+            .await?;
         policy_name(&r.policy_name)?;
         Ok(GetKeyPolicyResponse {
             policy: rec.policy,
@@ -33,15 +38,22 @@ impl Kms {
         caller: &Caller,
         r: PutKeyPolicyRequest,
     ) -> Result<(), ServiceError> {
-        let rec = self.managed(caller, &r.key_id, "kms:PutKeyPolicy").await?;
+        let loc = self.locate(caller, &r.key_id).await?;
         if r.policy_name.as_deref() == Some("AWS_RAM") {
             return Err(InvalidRequest::RamPolicy.into());
         }
         policy_name(&r.policy_name)?;
         let policy = r.policy.unwrap_or_default();
         PolicyDocument::parse(&policy)?;
-        self.update(&rec.locator, |k| Ok(k.with_policy(policy.clone())))
-            .await?;
+        if r.bypass_policy_lockout_safety_check != Some(true) {
+            self.check_lockout(caller, &loc, &policy).await?;
+        }
+        // Decided on the record that is replaced: a request checked against
+        // an older policy cannot slip past a change made meanwhile.
+        self.update(caller, &loc, Action::PutKeyPolicy, &Ask::default(), |k| {
+            Ok(k.with_policy(policy.clone()))
+        })
+        .await?;
         Ok(())
     }
 
@@ -51,7 +63,7 @@ impl Kms {
         caller: &Caller,
         r: ListKeyPoliciesRequest,
     ) -> Result<ListKeyPoliciesResponse, ServiceError> {
-        self.managed(caller, &r.key_id, "kms:ListKeyPolicies")
+        self.managed(caller, &r.key_id, Accepts::KeyOnly, Action::ListKeyPolicies)
             .await?;
         let _ = page_size(r.limit, 100, 1000);
         let offset = read_offset("policies", r.marker.as_deref())?;

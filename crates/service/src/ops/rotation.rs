@@ -2,7 +2,10 @@
 //! RotateKeyOnDemand, ListKeyRotations.
 
 use super::{page_size, read_offset, split_page};
+use crate::authz::Ask;
 use crate::{Caller, Kms, ServiceError};
+use trent_core::authz::Action;
+use trent_core::ids::Accepts;
 use trent_core::key::DEFAULT_ROTATION_DAYS;
 use trent_core::Millis;
 use trent_proto::ops::*;
@@ -18,16 +21,20 @@ impl Kms {
         caller: &Caller,
         r: EnableKeyRotationRequest,
     ) -> Result<(), ServiceError> {
-        let rec = self
-            .managed(caller, &r.key_id, "kms:EnableKeyRotation")
-            .await?;
+        let loc = self.locate(caller, &r.key_id).await?;
         let days = r
             .rotation_period_in_days
             .and_then(|d| u32::try_from(d).ok())
             .unwrap_or(DEFAULT_ROTATION_DAYS);
         let now = self.clock.now();
-        self.update(&rec.locator, |k| Ok(k.enable_rotation(now, days)?))
-            .await?;
+        let ask = Ask {
+            rotation_period_days: Some(i64::from(days)),
+            ..Default::default()
+        };
+        self.update(caller, &loc, Action::EnableKeyRotation, &ask, |k| {
+            Ok(k.enable_rotation(now, days)?)
+        })
+        .await?;
         Ok(())
     }
 
@@ -37,11 +44,15 @@ impl Kms {
         caller: &Caller,
         r: KeyIdRequest,
     ) -> Result<(), ServiceError> {
-        let rec = self
-            .managed(caller, &r.key_id, "kms:DisableKeyRotation")
-            .await?;
-        self.update(&rec.locator, |k| Ok(k.disable_rotation()?))
-            .await?;
+        let loc = self.locate(caller, &r.key_id).await?;
+        self.update(
+            caller,
+            &loc,
+            Action::DisableKeyRotation,
+            &Ask::default(),
+            |k| Ok(k.disable_rotation()?),
+        )
+        .await?;
         Ok(())
     }
 
@@ -53,7 +64,12 @@ impl Kms {
         r: KeyIdRequest,
     ) -> Result<GetKeyRotationStatusResponse, ServiceError> {
         let rec = self
-            .managed(caller, &r.key_id, "kms:GetKeyRotationStatus")
+            .managed(
+                caller,
+                &r.key_id,
+                Accepts::KeyOnly,
+                Action::GetKeyRotationStatus,
+            )
             .await?;
         let enabled = rec.rotation.enabled && rec.state != KeyState::PendingDeletion;
         Ok(GetKeyRotationStatusResponse {
@@ -76,23 +92,27 @@ impl Kms {
         caller: &Caller,
         r: KeyIdRequest,
     ) -> Result<KeyIdResponse, ServiceError> {
-        let rec = self
-            .managed(caller, &r.key_id, "kms:RotateKeyOnDemand")
-            .await?;
+        let loc = self.locate(caller, &r.key_id).await?;
         let now = self.clock.now();
-        let loc = rec.locator.clone();
         let next = self
-            .update(&loc, |k| {
-                if k.rotation.enabled
-                    && k.rotation
-                        .next_at
-                        .is_some_and(|t| t - now < ROTATION_GUARD_MS)
-                {
-                    return Err(ServiceError::RotationConflict { arn: k.arn() });
-                }
-                let (material_id, wrapped) = self.new_material(&loc, k.next_version_number())?;
-                Ok(k.rotate(now, RotationType::OnDemand, material_id, wrapped)?)
-            })
+            .update(
+                caller,
+                &loc,
+                Action::RotateKeyOnDemand,
+                &Ask::default(),
+                |k| {
+                    if k.rotation.enabled
+                        && k.rotation
+                            .next_at
+                            .is_some_and(|t| t - now < ROTATION_GUARD_MS)
+                    {
+                        return Err(ServiceError::RotationConflict { arn: k.arn() });
+                    }
+                    let (material_id, wrapped) =
+                        self.new_material(&loc, k.next_version_number())?;
+                    Ok(k.rotate(now, RotationType::OnDemand, material_id, wrapped)?)
+                },
+            )
             .await?;
         // The key ARN, whichever form the request named the key by.
         Ok(KeyIdResponse { key_id: next.arn() })
@@ -106,7 +126,12 @@ impl Kms {
         r: ListKeyRotationsRequest,
     ) -> Result<ListKeyRotationsResponse, ServiceError> {
         let rec = self
-            .managed(caller, &r.key_id, "kms:ListKeyRotations")
+            .managed(
+                caller,
+                &r.key_id,
+                Accepts::KeyOnly,
+                Action::ListKeyRotations,
+            )
             .await?;
         let all = r.include_key_material.as_ref().and_then(|i| i.known())
             == Some(IncludeKeyMaterial::AllKeyMaterial);

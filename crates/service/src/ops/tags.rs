@@ -1,7 +1,10 @@
 //! TagResource, UntagResource, ListResourceTags.
 
 use super::{check_tags, page_size, read_offset, split_page};
+use crate::authz::Ask;
 use crate::{Caller, Kms, ServiceError, TagError};
+use trent_core::authz::Action;
+use trent_core::ids::Accepts;
 use trent_proto::ops::*;
 
 impl Kms {
@@ -11,9 +14,15 @@ impl Kms {
         caller: &Caller,
         r: TagResourceRequest,
     ) -> Result<(), ServiceError> {
-        let rec = self.managed(caller, &r.key_id, "kms:TagResource").await?;
+        let loc = self.locate(caller, &r.key_id).await?;
         let tags = check_tags(r.tags.as_deref().unwrap_or_default())?;
-        self.update(&rec.locator, |k| {
+        let keys: Vec<String> = tags.iter().map(|(k, _)| k.clone()).collect();
+        let ask = Ask {
+            request_tags: Some(&tags),
+            tag_keys: Some(&keys),
+            ..Default::default()
+        };
+        self.update(caller, &loc, Action::TagResource, &ask, |k| {
             k.with_tags(&tags)?
                 .ok_or(ServiceError::Tag(TagError::TooMany))
         })
@@ -27,7 +36,7 @@ impl Kms {
         caller: &Caller,
         r: UntagResourceRequest,
     ) -> Result<(), ServiceError> {
-        let rec = self.managed(caller, &r.key_id, "kms:UntagResource").await?;
+        let loc = self.locate(caller, &r.key_id).await?;
         let keys = r.tag_keys.unwrap_or_default();
         if keys
             .iter()
@@ -35,8 +44,14 @@ impl Kms {
         {
             return Err(TagError::Reserved.into());
         }
-        self.update(&rec.locator, |k| Ok(k.without_tags(&keys)?))
-            .await?;
+        let ask = Ask {
+            tag_keys: Some(&keys),
+            ..Default::default()
+        };
+        self.update(caller, &loc, Action::UntagResource, &ask, |k| {
+            Ok(k.without_tags(&keys)?)
+        })
+        .await?;
         Ok(())
     }
 
@@ -47,7 +62,12 @@ impl Kms {
         r: ListResourceTagsRequest,
     ) -> Result<ListResourceTagsResponse, ServiceError> {
         let rec = self
-            .managed(caller, &r.key_id, "kms:ListResourceTags")
+            .managed(
+                caller,
+                &r.key_id,
+                Accepts::KeyOnly,
+                Action::ListResourceTags,
+            )
             .await?;
         let size = page_size(r.limit, 50, 50);
         let offset = read_offset("tags", r.marker.as_deref())?;
