@@ -45,7 +45,7 @@ pub const TARGETS: &[(&str, Target)] = &[
 
 /// The id of the first key the fuzzing service creates (deterministic
 /// randomness makes it the same in every run), for seeds to name.
-pub const SEED_KEY_ID: &str = "1b39896a-51a8-449b-93cb-9f0c747ea2ea";
+pub const SEED_KEY_ID: &str = "3ee57890-41c9-4ac3-b3b8-488c368cb0a6";
 
 /// Randomness from a counter: key ids, nonces and material are the same in
 /// every run, so that a finding replays and seeds can name keys. Sealing and

@@ -7,10 +7,10 @@
 use crate::config::Credential;
 use foldhash::HashMap;
 use http::HeaderMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use time::OffsetDateTime;
 use trent_core::ids::{AccountId, Region};
-use trent_service::{Caller, Directory, Identity};
+use trent_service::{Caller, Directory, Identity, Kms};
 use trent_sigv4::{AuthError, Headers, SigningKey};
 
 /// `HeaderMap` as SigV4 sees it. HTTP/2 carries the host in the
@@ -49,12 +49,48 @@ struct Entry {
 struct Recent {
     date: String,
     region: Region,
+    service: &'static str,
     key: SigningKey,
 }
 
+/// A role session's credential, opened from its token once and kept while
+/// the same token keeps coming.
+struct SessionEntry {
+    entry: Entry,
+    token: String,
+    expires_at: i64,
+}
+
+/// Sessions kept at most; past it the cache starts over (tokens are opened
+/// again as they come).
+const MAX_CACHED_SESSIONS: usize = 10_000;
+
+/// Which API a request speaks: which signing service its scope must name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// AWS KMS (AWS JSON 1.1, `X-Amz-Target`).
+    Kms,
+    /// AWS STS (the Query protocol).
+    Sts,
+}
+
+impl Api {
+    fn service(self) -> &'static str {
+        match self {
+            Api::Kms => "kms",
+            Api::Sts => "sts",
+        }
+    }
+}
+
 enum Mode {
-    Development { account: AccountId },
-    Verified { credentials: HashMap<String, Entry> },
+    Development {
+        account: AccountId,
+    },
+    Verified {
+        credentials: HashMap<String, Entry>,
+        sessions: Mutex<HashMap<String, Arc<SessionEntry>>>,
+    },
 }
 
 /// The parts of an HTTP request that authentication looks at.
@@ -122,7 +158,10 @@ impl Authenticator {
             })
             .collect();
         Authenticator {
-            mode: Mode::Verified { credentials },
+            mode: Mode::Verified {
+                credentials,
+                sessions: Mutex::default(),
+            },
         }
     }
 
@@ -131,21 +170,27 @@ impl Authenticator {
         matches!(self.mode, Mode::Verified { .. })
     }
 
-    fn recent(entry: &Entry, date: &str, region: &str) -> Result<Arc<Recent>, AuthError> {
+    fn recent(
+        entry: &Entry,
+        date: &str,
+        region: &str,
+        service: &'static str,
+    ) -> Result<Arc<Recent>, AuthError> {
         if let Some(r) = entry
             .recent
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
         {
-            if r.date == date && r.region.as_str() == region {
+            if r.date == date && r.region.as_str() == region && r.service == service {
                 return Ok(r.clone());
             }
         }
         let r = Arc::new(Recent {
             date: date.to_string(),
             region: parse_region(region)?,
-            key: SigningKey::derive(&entry.secret, date, region, "kms"),
+            service,
+            key: SigningKey::derive(&entry.secret, date, region, service),
         });
         *entry.recent.write().unwrap_or_else(|e| e.into_inner()) = Some(r.clone());
         Ok(r)
@@ -153,13 +198,16 @@ impl Authenticator {
 
     /// Check everything the headers alone can tell, before the body is
     /// read: the `Authorization` header's form, the date and its skew, the
-    /// scope, that `X-Amz-Target` is signed and the access key is known
-    /// (with credentials). `now` is the real time, never a test clock. A
-    /// request refused here is answered without its body being buffered.
+    /// scope, that `X-Amz-Target` is signed (KMS) and the access key is
+    /// known (with credentials; a role session's key is known by its
+    /// token). `now` is the real time, never a test clock. A request refused
+    /// here is answered without its body being buffered.
     pub fn pre_authenticate<'a>(
         &'a self,
         headers: &'a HeaderMap,
         now: OffsetDateTime,
+        api: Api,
+        kms: &Kms,
     ) -> Result<Pending<'a>, AuthError> {
         let Some(value) = headers.get(http::header::AUTHORIZATION) else {
             return Err(AuthError::MissingToken);
@@ -176,7 +224,7 @@ impl Authenticator {
             )));
         }
         trent_sigv4::check_time(&auth, amz_date, now)?;
-        auth.check_scope("kms")?;
+        auth.check_scope(api.service())?;
         let who = match &self.mode {
             Mode::Development { account } => {
                 let account =
@@ -186,22 +234,37 @@ impl Authenticator {
                     account,
                 }
             }
-            Mode::Verified { credentials } => {
+            Mode::Verified {
+                credentials,
+                sessions,
+            } => {
                 // The operation is chosen by X-Amz-Target and the body alone
                 // does not name it (`{"KeyId": ...}` is a valid DescribeKey,
                 // DisableKey or ScheduleKeyDeletion): a captured request
                 // whose signer left the header out could be replayed as
-                // another operation. Every AWS SDK signs it.
-                if !auth.signs("x-amz-target") {
+                // another operation. Every AWS SDK signs it. (STS names its
+                // action in the signed body.)
+                if api == Api::Kms && !auth.signs("x-amz-target") {
                     return Err(AuthError::UnsignedHeader(
                         "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.".into(),
                     ));
                 }
-                let entry = credentials
-                    .get(auth.access_key_id)
-                    .ok_or(AuthError::UnknownAccessKey)?;
-                let recent = Self::recent(entry, auth.date, auth.region)?;
-                Who::Credential { entry, recent }
+                let token = headers
+                    .get("x-amz-security-token")
+                    .and_then(|v| v.to_str().ok());
+                match (credentials.get(auth.access_key_id), token) {
+                    (Some(entry), None) => {
+                        let recent = Self::recent(entry, auth.date, auth.region, api.service())?;
+                        Who::Credential { entry, recent }
+                    }
+                    (_, Some(token)) => {
+                        let session = Self::session(sessions, kms, auth.access_key_id, token)?;
+                        let recent =
+                            Self::recent(&session.entry, auth.date, auth.region, api.service())?;
+                        Who::Session { session, recent }
+                    }
+                    (None, None) => return Err(AuthError::UnknownAccessKey),
+                }
             }
         };
         Ok(Pending {
@@ -209,6 +272,57 @@ impl Authenticator {
             amz_date: date_text,
             who,
         })
+    }
+
+    /// The session a token names, from the cache or opened now. The token
+    /// must be authentic, current (by the service clock) and made for this
+    /// access key id.
+    fn session(
+        sessions: &Mutex<HashMap<String, Arc<SessionEntry>>>,
+        kms: &Kms,
+        access_key_id: &str,
+        token: &str,
+    ) -> Result<Arc<SessionEntry>, AuthError> {
+        let now = kms.clock().now();
+        if let Some(s) = sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(access_key_id)
+        {
+            if s.token == token {
+                if s.expires_at <= now {
+                    return Err(AuthError::ExpiredToken);
+                }
+                return Ok(s.clone());
+            }
+        }
+        let claims = kms.open_session(token).map_err(|e| match e {
+            trent_service::sts::SessionError::Expired => AuthError::ExpiredToken,
+            trent_service::sts::SessionError::Invalid => AuthError::UnknownAccessKey,
+        })?;
+        if claims.access_key_id != access_key_id {
+            return Err(AuthError::UnknownAccessKey);
+        }
+        let identity = Arc::new(kms.session_identity(&claims));
+        let session = Arc::new(SessionEntry {
+            entry: Entry {
+                access_key_id: Arc::from(access_key_id),
+                secret: zeroize::Zeroizing::new(claims.secret.to_string()),
+                identity,
+                recent: RwLock::new(None),
+            },
+            token: token.to_string(),
+            expires_at: claims.expires_at,
+        });
+        let mut cache = sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= MAX_CACHED_SESSIONS {
+            cache.retain(|_, s| s.expires_at > now);
+            if cache.len() >= MAX_CACHED_SESSIONS {
+                cache.clear();
+            }
+        }
+        cache.insert(access_key_id.to_string(), session.clone());
+        Ok(session)
     }
 }
 
@@ -227,6 +341,10 @@ enum Who<'a> {
     },
     Credential {
         entry: &'a Entry,
+        recent: Arc<Recent>,
+    },
+    Session {
+        session: Arc<SessionEntry>,
         recent: Arc<Recent>,
     },
 }
@@ -256,25 +374,46 @@ impl Pending<'_> {
                 request_id,
             )),
             Who::Credential { entry, recent } => {
-                let body_sha256 = trent_sigv4::sha256(r.body);
-                let req = trent_sigv4::Request {
-                    method: r.method,
-                    path: r.path,
-                    query: r.query,
-                    headers: &HttpHeaders {
-                        headers: r.headers,
-                        authority: r.authority,
-                    },
-                    body_sha256: &body_sha256,
-                };
-                trent_sigv4::verify(&req, &self.auth, self.amz_date, &recent.key)?;
-                Ok(Caller::new(
-                    recent.region.clone(),
-                    entry.identity.clone(),
-                    entry.access_key_id.clone(),
-                    request_id,
-                ))
+                verify(&self.auth, self.amz_date, r, entry, &recent, request_id)
             }
+            Who::Session { session, recent } => verify(
+                &self.auth,
+                self.amz_date,
+                r,
+                &session.entry,
+                &recent,
+                request_id,
+            ),
         }
+    }
+}
+
+fn verify(
+    auth: &trent_sigv4::Authorization<'_>,
+    amz_date: &str,
+    r: &SignedRequest<'_>,
+    entry: &Entry,
+    recent: &Recent,
+    request_id: String,
+) -> Result<Caller, AuthError> {
+    {
+        let body_sha256 = trent_sigv4::sha256(r.body);
+        let req = trent_sigv4::Request {
+            method: r.method,
+            path: r.path,
+            query: r.query,
+            headers: &HttpHeaders {
+                headers: r.headers,
+                authority: r.authority,
+            },
+            body_sha256: &body_sha256,
+        };
+        trent_sigv4::verify(&req, auth, amz_date, &recent.key)?;
+        Ok(Caller::new(
+            recent.region.clone(),
+            entry.identity.clone(),
+            entry.access_key_id.clone(),
+            request_id,
+        ))
     }
 }

@@ -84,6 +84,7 @@ fn auth_code(a: &AuthError) -> ErrorCode {
             C::IncompleteSignature
         }
         AuthError::UnknownAccessKey => C::UnrecognizedClient,
+        AuthError::ExpiredToken => C::ExpiredToken,
         AuthError::MalformedCredential(_)
         | AuthError::ScopeDateMismatch { .. }
         | AuthError::Expired { .. }

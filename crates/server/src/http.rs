@@ -7,7 +7,7 @@
 //! and no buffering, so a client without credentials cannot make the server
 //! hold its body.
 
-use crate::auth::{Authenticator, SignedRequest};
+use crate::auth::{Api, Authenticator, SignedRequest};
 use crate::errors::{to_wire, WireError};
 use crate::limits::Gate;
 use bytes::Buf;
@@ -119,7 +119,7 @@ pub struct SecretBuf {
 }
 
 impl ResponseBody {
-    fn new(bytes: Zeroizing<Vec<u8>>) -> Self {
+    pub(crate) fn new(bytes: Zeroizing<Vec<u8>>) -> Self {
         ResponseBody((!bytes.is_empty()).then_some(SecretBuf { bytes, pos: 0 }))
     }
 }
@@ -156,7 +156,11 @@ impl Body for ResponseBody {
     }
 }
 
-fn respond(status: u16, request_id: &str, body: Zeroizing<Vec<u8>>) -> Response<ResponseBody> {
+pub(crate) fn respond(
+    status: u16,
+    request_id: &str,
+    body: Zeroizing<Vec<u8>>,
+) -> Response<ResponseBody> {
     let mut r = Response::new(ResponseBody::new(body));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
@@ -225,6 +229,9 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let rid = state.request_ids.next();
+    if crate::sts::is_sts(&req) && req.uri().path() != TEST_CLOCK_PATH {
+        return Ok(crate::sts::handle(&state, conn, req, &rid).await);
+    }
     let http2 = req.version() == http::Version::HTTP_2;
     match handle_inner(&state, conn, req, &rid).await {
         Ok(body) => Ok(respond(200, &rid, body)),
@@ -264,12 +271,33 @@ async fn handle_inner(
         }
     }
     let op = route(&parts)?;
+    let (caller, body) = authenticated(state, conn, &parts, body, rid, Api::Kms).await?;
+    dispatch(&state.kms, &caller, op, &body).await
+}
+
+/// Authenticate a request and read its body, in that order: the header
+/// checks, the body-size cap and the shared budget come first, so a caller
+/// without credentials never has its body buffered; then the body, then the
+/// signature over it.
+pub(crate) async fn authenticated(
+    state: &AppState,
+    conn: ConnInfo,
+    parts: &http::request::Parts,
+    body: Incoming,
+    rid: &str,
+    api: Api,
+) -> Result<(Caller, Zeroizing<Vec<u8>>), WireError> {
     let pending = state
         .auth
-        .pre_authenticate(&parts.headers, time::OffsetDateTime::now_utc())
+        .pre_authenticate(
+            &parts.headers,
+            time::OffsetDateTime::now_utc(),
+            api,
+            &state.kms,
+        )
         .map_err(WireError::Auth)?;
     let max = state.gate.limits().max_body_bytes;
-    let declared = declared_length(&parts)?;
+    let declared = declared_length(parts)?;
     if declared.is_some_and(|n| n > max) {
         return Err(WireError::TooLarge(max));
     }
@@ -294,7 +322,7 @@ async fn handle_inner(
         .map_err(WireError::Auth)?;
     caller.source_ip = conn.peer;
     caller.secure_transport = conn.tls;
-    dispatch(&state.kms, &caller, op, &body).await
+    Ok((caller, body))
 }
 
 /// `Content-Length`, if the request declares one.
@@ -677,7 +705,12 @@ mod tests {
             let op = route(&parts).unwrap();
             let pending = state
                 .auth
-                .pre_authenticate(&parts.headers, time::OffsetDateTime::now_utc())
+                .pre_authenticate(
+                    &parts.headers,
+                    time::OffsetDateTime::now_utc(),
+                    Api::Kms,
+                    &state.kms,
+                )
                 .unwrap();
             let body = Zeroizing::new(body.as_bytes().to_vec());
             let caller = pending

@@ -13,6 +13,7 @@ mod errors;
 mod http;
 mod limits;
 mod rootkey;
+pub mod sts;
 mod tls;
 
 pub use config::{ConfigError, Overrides, ServeConfig};
@@ -114,7 +115,10 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
             provider.clone(),
             Arc::new(root),
             clock,
-            Settings::default(),
+            Settings {
+                directory: cfg.directory.clone(),
+                ..Settings::default()
+            },
         )
         .await?,
     );

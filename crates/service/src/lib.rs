@@ -17,6 +17,7 @@ pub mod cache;
 mod error;
 pub mod identity;
 mod ops;
+pub mod sts;
 mod usage;
 
 pub use error::{InternalError, InvalidRequest, ServiceError, TagError, Unsupported};
@@ -87,17 +88,20 @@ pub enum StartupError {
     Crypto(#[source] trent_core::CryptoError),
 }
 
-/// Tunables.
+/// Tunables and configuration.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Most keys kept in the hot-path cache.
     pub cache_capacity: usize,
+    /// The IAM users and roles (for AssumeRole and role sessions).
+    pub directory: Arc<Directory>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             cache_capacity: 1_000_000,
+            directory: Arc::default(),
         }
     }
 }
@@ -118,6 +122,10 @@ pub struct Kms {
     cache: KeyCache,
     usage: Arc<UsageTracker>,
     tracking_start: Millis,
+    /// Seals and opens STS session tokens.
+    session_key: Arc<dyn trent_core::SymmetricKey>,
+    /// IAM users and roles.
+    directory: Arc<Directory>,
     /// Deleted records may still be in the store's files (see
     /// `background`). True at start: a crash may have come between a
     /// deletion and its purge.
@@ -182,11 +190,15 @@ impl Kms {
             .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
             .map(i64::from_be_bytes)
             .unwrap_or(now);
+        let session_key =
+            Self::session_key(store.as_ref(), provider.as_ref(), root.as_ref()).await?;
         Ok(Kms {
             store,
             provider,
             root,
             clock,
+            session_key,
+            directory: settings.directory.clone(),
             cache: KeyCache::new(settings.cache_capacity),
             usage: Arc::default(),
             tracking_start,

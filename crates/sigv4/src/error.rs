@@ -60,4 +60,7 @@ pub enum AuthError {
     /// The access key id is not known.
     #[error("The security token included in the request is invalid.")]
     UnknownAccessKey,
+    /// A session token past its expiry.
+    #[error("The security token included in the request is expired")]
+    ExpiredToken,
 }

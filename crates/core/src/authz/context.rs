@@ -68,6 +68,10 @@ pub struct RequestContext<'a> {
     pub tag_keys: Option<&'a [String]>,
     /// `kms:KeySpec` etc. of a key being created (CreateKey has no key yet).
     pub new_key: Option<(&'a str, &'a str, &'a str, bool)>,
+    /// `sts:ExternalId` (AssumeRole).
+    pub sts_external_id: Option<&'a str>,
+    /// `sts:RoleSessionName` (AssumeRole).
+    pub sts_role_session_name: Option<&'a str>,
 }
 
 impl<'a> RequestContext<'a> {
@@ -88,6 +92,8 @@ impl<'a> RequestContext<'a> {
             request_tags: None,
             tag_keys: None,
             new_key: None,
+            sts_external_id: None,
+            sts_role_session_name: None,
         }
     }
 }
@@ -210,6 +216,8 @@ impl Context for RequestContext<'_> {
             "kms:schedulekeydeletionpendingwindowindays" => {
                 self.pending_window_days.and_then(|d| one(d.to_string()))
             }
+            "sts:externalid" => self.sts_external_id.and_then(one),
+            "sts:rolesessionname" => self.sts_role_session_name.and_then(one),
             "aws:tagkeys" => Some(Value::Many(
                 self.tag_keys?
                     .iter()
