@@ -48,6 +48,14 @@ account_id = "111122223333"
 access_key_id = "AKIABENCHFLOODED0002"
 secret_access_key = "the-flood-does-not-know-this"
 account_id = "111122223333"
+[[credentials]]
+access_key_id = "AKIABENCHUSER0000001"
+secret_access_key = "bench-user-secret"
+account_id = "111122223333"
+principal = "arn:aws:iam::111122223333:user/bench"
+[[users]]
+arn = "arn:aws:iam::111122223333:user/bench"
+policies = ['''$(.venv/bin/python bench/wrkgen.py identity-policy)''']
 TOML
 
 wait_port() {
@@ -118,6 +126,19 @@ for r in $(seq 1 "$ROUNDS"); do
     stop_server
 done
 
+# Authorization's cost: Encrypt with an encryption context, as the account
+# root under the default key policy, and as an IAM user with an identity
+# policy under a ten-statement key policy with conditions on the context and
+# the principal, in turns.
+for r in $(seq 1 "$ROUNDS"); do
+    start_trent
+    "$PY" "$GEN" static --host "$HOST" --state "$WORK/state.json" --op encrypt-context > "$WORK/authz-default.lua"
+    "$PY" "$GEN" static --host "$HOST" --state "$WORK/state.json" --op encrypt-context --policy-key --as-user > "$WORK/authz-policy.lua"
+    run_wrk "encrypt-default-policy-c64" 64 "$WORK/authz-default.lua"
+    run_wrk "encrypt-ten-statements-and-identity-policy-c64" 64 "$WORK/authz-policy.lua"
+    stop_server
+done
+
 # TLS against plain HTTP: the same server build and data, in turns. wrk keeps
 # its connections alive, so this is the cost of record encryption, not of
 # handshakes.
@@ -183,6 +204,8 @@ print(f"\nEncrypt 1 KiB at 64 connections / bare hyper server: {enc:.0f} / {hell
 print(f"Encrypt, a random key of {keys} per request / one key, same script: {many:.0f} / {one:.0f} = {many / one:.2f}")
 print(f"Encrypt, a random key of {keys} per request / one-key store (static script): {many:.0f} / {enc:.0f} = {many / enc:.2f}")
 print(f"Server memory with {keys} keys cached: RSS {rss / 1024:.0f} MiB (peak {hwm / 1024:.0f} MiB); store on disk {db / 2**20:.0f} MiB")
+dp, tp = med("encrypt-default-policy-c64"), med("encrypt-ten-statements-and-identity-policy-c64")
+print(f"Encrypt 1 KiB at 64 connections, ten-statement key policy + identity policy / default key policy (in turns): {tp:.0f} / {dp:.0f} = {tp / dp:.2f}")
 tls, plain = med("encrypt-tls-c64"), med("encrypt-plain-http-c64")
 print(f"Encrypt 1 KiB at 64 connections, TLS / plain HTTP (in turns): {tls:.0f} / {plain:.0f} = {tls / plain:.2f}")
 f = json.load(open(sys.argv[6]))

@@ -20,24 +20,60 @@ import sys
 
 ACCESS_KEY = "AKIABENCH00000000001"
 SECRET = "bench-secret-access-key"
+# An IAM user with an identity policy (bench/run.sh configures it).
+USER_KEY = "AKIABENCHUSER0000001"
+USER_SECRET = "bench-user-secret"
+USER_ARN = "arn:aws:iam::111122223333:user/bench"
+CONTEXT = {"app": "bench", "tenant": "t1"}
+
+# Ten statements, conditions on the encryption context and the principal,
+# most of them about Encrypt so that evaluation has work to do; the user is
+# allowed by the last Allow and by the account's delegation to IAM.
+TEN_STATEMENTS = {"Version": "2012-10-17", "Statement": [
+    {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
+    {"Sid": "NoBlockedTenant", "Effect": "Deny", "Principal": "*", "Action": "kms:Encrypt", "Resource": "*",
+     "Condition": {"StringEquals": {"kms:EncryptionContext:tenant": "blocked"}}},
+    {"Sid": "OnlyOwnAccount", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+     "Condition": {"StringNotEquals": {"kms:CallerAccount": "111122223333"}}},
+    {"Sid": "Billing", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/billing"}, "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*",
+     "Condition": {"StringEquals": {"kms:EncryptionContext:app": "billing"}}},
+    {"Sid": "Reports", "Effect": "Allow", "Principal": "*", "Action": "kms:Encrypt", "Resource": "*",
+     "Condition": {"StringLike": {"kms:EncryptionContext:app": "report-*"}, "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111122223333:role/report*"}}},
+    {"Sid": "Auditors", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/auditor"}, "Action": "kms:DescribeKey", "Resource": "*"},
+    {"Sid": "Keys", "Effect": "Allow", "Principal": "*", "Action": "kms:Encrypt", "Resource": "*",
+     "Condition": {"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["app", "tenant", "x"]}, "StringEquals": {"kms:EncryptionContext:app": "other"}}},
+    {"Sid": "NoDeletion", "Effect": "Deny", "Principal": "*", "Action": "kms:ScheduleKeyDeletion", "Resource": "*",
+     "Condition": {"NumericLessThan": {"kms:ScheduleKeyDeletionPendingWindowInDays": "30"}}},
+    {"Sid": "Tenants", "Effect": "Allow", "Principal": "*", "Action": "kms:Encrypt", "Resource": "*",
+     "Condition": {"StringEquals": {"kms:EncryptionContext:tenant": ["t2", "t3", "t4"]}}},
+    {"Sid": "BenchUser", "Effect": "Allow", "Principal": {"AWS": USER_ARN}, "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*",
+     "Condition": {"StringEquals": {"kms:EncryptionContext:app": "bench"}, "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:user/bench*"}}},
+]}
+
+# The bench user's identity policy (bench/run.sh puts it in the config).
+IDENTITY_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "arn:aws:kms:us-east-1:111122223333:key/*",
+     "Condition": {"StringEquals": {"kms:EncryptionContext:tenant": "t1"}}},
+]}
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
 PLAINTEXT_1K = base64.b64encode(bytes(range(256)) * 4).decode()  # 1024 bytes
 
 
-def signing_key(date):
-    k = hmac.new(b"AWS4" + SECRET.encode(), date.encode(), hashlib.sha256).digest()
+def signing_key(date, secret=SECRET):
+    k = hmac.new(b"AWS4" + secret.encode(), date.encode(), hashlib.sha256).digest()
     for part in (REGION, "kms", "aws4_request"):
         k = hmac.new(k, part.encode(), hashlib.sha256).digest()
     return k
 
 
 class Signer:
-    def __init__(self, host, target):
+    def __init__(self, host, target, access_key=ACCESS_KEY, secret=SECRET):
         now = datetime.datetime.now(datetime.timezone.utc)
         self.amz_date = now.strftime("%Y%m%dT%H%M%SZ")
         self.scope = f"{self.amz_date[:8]}/{REGION}/kms/aws4_request"
-        self.key = signing_key(self.amz_date[:8])
+        self.key = signing_key(self.amz_date[:8], secret)
+        self.access_key = access_key
         self.host = host
         self.target = f"TrentService.{target}"
         self.signed = "content-type;host;x-amz-date;x-amz-target"
@@ -57,12 +93,14 @@ class Signer:
         return hmac.new(self.key, sts.encode(), hashlib.sha256).hexdigest()
 
     def auth_prefix(self):
-        return f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/{self.scope}, SignedHeaders={self.signed}, Signature="
+        return f"AWS4-HMAC-SHA256 Credential={self.access_key}/{self.scope}, SignedHeaders={self.signed}, Signature="
 
 
 def body_for(op, key_id, blob=None):
     if op == "encrypt":
         return "Encrypt", json.dumps({"KeyId": key_id, "Plaintext": PLAINTEXT_1K})
+    if op == "encrypt-context":
+        return "Encrypt", json.dumps({"KeyId": key_id, "Plaintext": PLAINTEXT_1K, "EncryptionContext": CONTEXT})
     if op == "decrypt":
         return "Decrypt", json.dumps({"CiphertextBlob": blob, "KeyId": key_id})
     if op == "generate-data-key":
@@ -88,14 +126,21 @@ def cmd_setup(a):
                        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET)
     key = kms.create_key(Description="bench")["KeyMetadata"]["KeyId"]
     blob = kms.encrypt(KeyId=key, Plaintext=base64.b64decode(PLAINTEXT_1K))["CiphertextBlob"]
+    policy_key = kms.create_key(Description="bench, ten statements", Policy=json.dumps(TEN_STATEMENTS))["KeyMetadata"]["KeyId"]
+    # Both keys work for the requests the benchmark sends.
+    user = boto3.client("kms", endpoint_url=a.endpoint, region_name=REGION,
+                        aws_access_key_id=USER_KEY, aws_secret_access_key=USER_SECRET)
+    user.encrypt(KeyId=policy_key, Plaintext=b"check", EncryptionContext=CONTEXT)
+    kms.encrypt(KeyId=key, Plaintext=b"check", EncryptionContext=CONTEXT)
     with open(a.out, "w") as f:
-        json.dump({"key": key, "blob": base64.b64encode(blob).decode()}, f)
+        json.dump({"key": key, "blob": base64.b64encode(blob).decode(), "policy_key": policy_key}, f)
 
 
 def cmd_static(a):
     state = json.load(open(a.state))
-    target, body = body_for(a.op, state["key"], state["blob"])
-    s = Signer(a.host, target)
+    key = state["policy_key"] if a.policy_key else state["key"]
+    target, body = body_for(a.op, key, state["blob"])
+    s = Signer(a.host, target, *((USER_KEY, USER_SECRET) if a.as_user else (ACCESS_KEY, SECRET)))
     print("wrk.method = \"POST\"")
     print(f"wrk.body = {lua_str(body)}")
     print("wrk.headers = {\n" + headers_lua(s) + f'  ["Authorization"] = {lua_str(s.auth_prefix() + s.signature(body))},\n}}')
@@ -146,9 +191,13 @@ def main():
     sub = p.add_subparsers(dest="cmd", required=True)
     x = sub.add_parser("setup"); x.add_argument("--endpoint", required=True); x.add_argument("--out", required=True)
     x = sub.add_parser("static"); x.add_argument("--host", required=True); x.add_argument("--state", required=True); x.add_argument("--op", required=True)
+    x.add_argument("--policy-key", action="store_true", help="the key with the ten-statement policy")
+    x.add_argument("--as-user", action="store_true", help="sign as the IAM user with an identity policy")
+    x = sub.add_parser("identity-policy")
     x = sub.add_parser("dynamic"); x.add_argument("--host", required=True); x.add_argument("--ids", required=True); x.add_argument("--limit", type=int, default=0)
     a = p.parse_args()
-    {"setup": cmd_setup, "static": cmd_static, "dynamic": cmd_dynamic}[a.cmd](a)
+    {"setup": cmd_setup, "static": cmd_static, "dynamic": cmd_dynamic,
+     "identity-policy": lambda a: print(json.dumps(IDENTITY_POLICY))}[a.cmd](a)
 
 
 if __name__ == "__main__":

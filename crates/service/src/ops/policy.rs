@@ -38,7 +38,13 @@ impl Kms {
         caller: &Caller,
         r: PutKeyPolicyRequest,
     ) -> Result<(), ServiceError> {
-        let loc = self.locate(caller, &r.key_id).await?;
+        // Authorized first (a caller that may not change the policy hears
+        // that, not a verdict on its new policy), and again on the record
+        // that the change replaces.
+        let loc = self
+            .managed(caller, &r.key_id, Accepts::KeyOnly, Action::PutKeyPolicy)
+            .await?
+            .locator;
         if r.policy_name.as_deref() == Some("AWS_RAM") {
             return Err(InvalidRequest::RamPolicy.into());
         }
