@@ -41,6 +41,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("sigv4", sigv4),
     ("policy", policy),
     ("encryption_context", encryption_context),
+    ("sts_form", sts_form),
 ];
 
 /// The id of the first key the fuzzing service creates (deterministic
@@ -260,10 +261,72 @@ impl trent_sigv4::Headers for Headers<'_> {
     }
 }
 
-/// A key policy document, as PutKeyPolicy and CreateKey receive it.
+/// A policy document, as PutKeyPolicy, CreateKey, AssumeRole (a session
+/// policy) and the configuration receive it: parsed as a key policy and as
+/// an identity policy, and every document that parses is evaluated for a
+/// few callers and actions against a request with condition values.
 pub fn policy(data: &[u8]) {
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = trent_core::policy::PolicyDocument::parse(text);
+    use trent_core::authz::{
+        decide, Action, CallerPolicies, CompiledPolicy, PolicyKind, Principal, PrincipalKind,
+        Request, RequestContext,
+    };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let account = AccountId::parse("111122223333").unwrap_or_else(|| unreachable!());
+    let resource = CompiledPolicy::parse(text, PolicyKind::Resource).ok();
+    let identity: Vec<Arc<CompiledPolicy>> = CompiledPolicy::parse(text, PolicyKind::Identity)
+        .ok()
+        .map(Arc::new)
+        .into_iter()
+        .collect();
+    if resource.is_none() && identity.is_empty() {
+        return;
+    }
+    let user = Principal {
+        arn: "arn:aws:iam::111122223333:user/carol".into(),
+        account: account.clone(),
+        kind: PrincipalKind::User,
+        principal_arn: "arn:aws:iam::111122223333:user/carol".into(),
+        user_id: "AIDAFUZZ".into(),
+        tags: [("team".to_string(), "blue".to_string())].into(),
+    };
+    let context: std::collections::BTreeMap<String, String> =
+        [("app".to_string(), "x".to_string())].into();
+    for caller in [Principal::root(&account), user] {
+        let mut ctx = RequestContext::new(&caller, 1_796_212_800_000);
+        ctx.encryption_context = Some(&context);
+        ctx.source_ip = "10.1.2.3".parse().ok();
+        for action in [
+            Action::Encrypt,
+            Action::PutKeyPolicy,
+            Action::CreateKey,
+            Action::AssumeRole,
+        ] {
+            let _ = decide(
+                &Request {
+                    caller: &caller,
+                    action,
+                    resource: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                    resource_account: Some(&account),
+                    context: &ctx,
+                },
+                resource.as_ref(),
+                CallerPolicies {
+                    identity: &identity,
+                    session: identity.first().map(|p| &**p),
+                },
+            );
+        }
+    }
+}
+
+/// An STS Query request body (`application/x-www-form-urlencoded`).
+pub fn sts_form(data: &[u8]) {
+    let form = trent_server::sts::parse_form(data);
+    for (k, v) in &form {
+        assert!(!k.contains('&') || data.contains(&b'%'));
+        let _ = (k.len(), v.len());
     }
 }
 

@@ -139,12 +139,17 @@ fn sigv4_smoke() {
 
 #[test]
 fn policy_smoke() {
-    smoke("policy", 50_000);
+    smoke("policy", 10_000);
 }
 
 #[test]
 fn encryption_context_smoke() {
     smoke("encryption_context", 50_000);
+}
+
+#[test]
+fn sts_form_smoke() {
+    smoke("sts_form", 50_000);
 }
 
 #[test]

@@ -108,6 +108,13 @@ impl<'a> KeyView<'a> {
     }
 }
 
+/// `kms:RequestAlias`: the alias a `KeyId` parameter names the key by, as
+/// an alias name (`alias/name`), also when the parameter is an alias ARN.
+pub(crate) fn request_alias(key_id: &str) -> Option<&str> {
+    let start = key_id.find("alias/")?;
+    Some(&key_id[start..])
+}
+
 /// Whether any policy the caller or the key has reads `key` in a condition.
 fn reads(caller: &Caller, key_policy: &CompiledPolicy, name: &str) -> bool {
     key_policy.uses_key(name)

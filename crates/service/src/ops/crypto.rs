@@ -3,7 +3,7 @@
 //! from the cache; nothing here touches the store in the common case.
 
 use super::keys::req;
-use crate::authz::Ask;
+use crate::authz::{request_alias as alias_of, Ask};
 use crate::cache::{HotKey, HotVersion};
 use crate::{Caller, InvalidRequest, Kms, ServiceError, Unsupported};
 use std::collections::BTreeMap;
@@ -40,11 +40,6 @@ fn algorithm_name(a: Option<&WireEnum<EncryptionAlgorithmSpec>>) -> &'static str
     a.and_then(|a| a.known())
         .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault)
         .as_str()
-}
-
-/// The alias a `KeyId` parameter names, if it names one.
-fn alias_of(key_id: &str) -> Option<&str> {
-    key_id.contains("alias/").then_some(key_id)
 }
 
 /// What a cryptographic request asks of authorization.

@@ -131,7 +131,7 @@ impl Kms {
                 retiring: r.retiring_principal.as_deref(),
                 constraint_types: &constraint_types,
             }),
-            request_alias: named.contains("alias/").then_some(named),
+            request_alias: crate::authz::request_alias(named),
             grant_tokens: tokens,
             ..Default::default()
         };

@@ -286,7 +286,7 @@ impl Kms {
         let policy = crate::authz::compile_key_policy(&record);
         let arn = loc.arn();
         let ask = Ask {
-            request_alias: named.contains("alias/").then_some(named),
+            request_alias: crate::authz::request_alias(named),
             ..Default::default()
         };
         self.authorize_key(
