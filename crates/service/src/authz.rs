@@ -7,7 +7,8 @@
 
 use crate::{Caller, Kms, ServiceError};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 use trent_core::authz::{
     decide, Action, CallerPolicies, CompiledPolicy, GrantFacts, KeyFacts, PolicyKind, Request,
     RequestContext,
@@ -71,21 +72,63 @@ pub(crate) enum Allowed {
 /// Compile a stored key policy. A policy that no longer parses (stored by
 /// an older build under looser rules) allows nothing: fail closed, and say
 /// so in the log.
+///
+/// Keys with the same policy text share one compiled policy: most keys of an
+/// account carry the same default policy, and a hundred thousand cached keys
+/// would otherwise hold a hundred thousand copies of it. Sharing is sound
+/// because a compiled policy is immutable and a function of its text alone.
 pub(crate) fn compile_key_policy(record: &KeyRecord) -> Arc<CompiledPolicy> {
-    match PolicyDocument::parse_stored(&record.policy) {
-        Ok(doc) => Arc::new(CompiledPolicy::compile(&doc, PolicyKind::Resource)),
+    compile_policy_text(&record.policy, || record.arn())
+}
+
+fn compile_policy_text(text: &str, key: impl FnOnce() -> String) -> Arc<CompiledPolicy> {
+    if let Some(shared) = interned(text) {
+        return shared;
+    }
+    let compiled = Arc::new(match PolicyDocument::parse_stored(text) {
+        Ok(doc) => CompiledPolicy::compile(&doc, PolicyKind::Resource),
         Err(e) => {
-            tracing::error!(key = %record.arn(), error = %e, "the stored key policy does not parse; it allows nothing");
-            Arc::new(CompiledPolicy::compile(
+            tracing::error!(key = %key(), error = %e, "the stored key policy does not parse; it allows nothing");
+            CompiledPolicy::compile(
                 &PolicyDocument {
                     version: None,
                     id: None,
                     statements: Vec::new(),
                 },
                 PolicyKind::Resource,
-            ))
+            )
         }
+    });
+    intern(text, &compiled);
+    compiled
+}
+
+/// Compiled key policies by text, held weakly: a policy no cached key uses
+/// any more is freed, and its entry is dropped at the next sweep.
+struct Interned {
+    by_text: HashMap<Box<str>, Weak<CompiledPolicy>>,
+    /// Sweep dead entries when the map reaches this size.
+    sweep_at: usize,
+}
+
+static INTERNED: Mutex<Option<Interned>> = Mutex::new(None);
+
+fn interned(text: &str) -> Option<Arc<CompiledPolicy>> {
+    let guard = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
+    guard.as_ref()?.by_text.get(text)?.upgrade()
+}
+
+fn intern(text: &str, compiled: &Arc<CompiledPolicy>) {
+    let mut guard = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
+    let table = guard.get_or_insert_with(|| Interned {
+        by_text: HashMap::new(),
+        sweep_at: 1024,
+    });
+    if table.by_text.len() >= table.sweep_at {
+        table.by_text.retain(|_, weak| weak.strong_count() > 0);
+        table.sweep_at = (table.by_text.len() * 2).max(1024);
     }
+    table.by_text.insert(text.into(), Arc::downgrade(compiled));
 }
 
 impl<'a> KeyView<'a> {
@@ -319,5 +362,29 @@ impl Kms {
             return Err(ServiceError::InvalidGrantToken);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod interning_tests {
+    use super::*;
+
+    const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"interning test","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}"#;
+
+    #[test]
+    fn keys_with_the_same_policy_share_one_compiled_policy() {
+        let a = compile_policy_text(POLICY, String::new);
+        let b = compile_policy_text(POLICY, String::new);
+        assert!(Arc::ptr_eq(&a, &b));
+        let other = POLICY.replace("interning test", "another");
+        let c = compile_policy_text(&other, String::new);
+        assert!(!Arc::ptr_eq(&a, &c));
+        // Freed when no key holds it; compiled again when needed.
+        let weak = Arc::downgrade(&c);
+        drop(c);
+        assert!(weak.upgrade().is_none());
+        assert!(interned(&other).is_none());
+        let again = compile_policy_text(&other, String::new);
+        assert!(Arc::ptr_eq(&again, &interned(&other).expect("interned")));
     }
 }
