@@ -225,9 +225,20 @@ fn ip_in(cidr: &str, ip: IpAddr) -> bool {
 }
 
 fn arn_like(pattern: &str, arn: &str) -> bool {
-    let p: Vec<&str> = pattern.splitn(6, ':').collect();
-    let a: Vec<&str> = arn.splitn(6, ':').collect();
-    p.len() == 6 && a.len() == 6 && p.iter().zip(&a).all(|(p, a)| glob::matches(p, a, false))
+    let (mut p, mut a) = (pattern.splitn(6, ':'), arn.splitn(6, ':'));
+    let mut fields = 0;
+    loop {
+        match (p.next(), a.next()) {
+            (Some(pf), Some(af)) => {
+                if !glob::matches(pf, af, false) {
+                    return false;
+                }
+                fields += 1;
+            }
+            (None, None) => return fields == 6,
+            _ => return false,
+        }
+    }
 }
 
 /// Whether one request value matches one policy value, positively.
@@ -281,7 +292,8 @@ impl Condition {
             }
             Operator::Compare { family, negated } => (family.0, negated),
         };
-        let requested: Vec<Cow<'_, str>> = match value {
+        let one;
+        let requested: &[Cow<'_, str>] = match &value {
             None => {
                 return match self.set {
                     _ if self.if_exists => true,
@@ -290,7 +302,10 @@ impl Condition {
                     SetQualifier::None => negated,
                 }
             }
-            Some(Value::One(v)) => vec![v],
+            Some(Value::One(v)) => {
+                one = [Cow::Borrowed(&**v)];
+                &one
+            }
             Some(Value::Many(v)) => v,
         };
         if requested.is_empty() {
@@ -299,18 +314,18 @@ impl Condition {
                 _ => self.if_exists || negated,
             };
         }
-        let policy: Vec<Cow<'_, str>> = if substitutes(family) {
-            self.values
-                .iter()
-                .filter_map(|v| substitute(v, ctx))
-                .collect()
-        } else {
-            self.values
-                .iter()
-                .map(|v| Cow::Borrowed(v.as_str()))
-                .collect()
+        // Policy values are substituted per comparison, without collecting:
+        // most have no variable, and this runs on every request.
+        let variables = substitutes(family);
+        let matches_any = |r: &str| {
+            self.values.iter().any(|v| {
+                if variables {
+                    substitute(v, ctx).is_some_and(|p| compare(family, &p, r))
+                } else {
+                    compare(family, v, r)
+                }
+            })
         };
-        let matches_any = |r: &str| policy.iter().any(|p| compare(family, p, r));
         match self.set {
             SetQualifier::AllValues => requested.iter().all(|r| matches_any(r) != negated),
             SetQualifier::AnyValue | SetQualifier::None => {
