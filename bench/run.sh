@@ -71,6 +71,9 @@ start_trent() { # [extra serve flags, e.g. --dev-tls]
     wait_port
 }
 stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
+# The server's CPU time so far (user + system, clock ticks): the runs report
+# CPU per request, which the VM's drift moves much less than requests/s.
+server_cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
 
 # wrk threads: one per connection up to two (the machine has two cores).
 RUN_N=0
@@ -79,19 +82,24 @@ run_wrk() { # name conns script [url]
     [ "$conns" -gt 1 ] && threads=2
     RUN_N=$((RUN_N + 1))
     file="$OUT/$(printf %02d "$RUN_N")-$name.txt"
+    local before after
+    before=$(server_cpu_ticks)
     wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency -s "$script" "$url" > "$file"
+    after=$(server_cpu_ticks)
     if grep -qE "Non-2xx|Socket errors" "$file"; then
         echo "FAILED: $name had errors:"; cat "$file"; exit 1
     fi
-    "$PY" - "$file" "$name" "$conns" >> "$OUT/rows.tsv" <<'PYEOF'
+    "$PY" - "$file" "$name" "$conns" "$((after - before))" "$(getconf CLK_TCK)" >> "$OUT/rows.tsv" <<'PYEOF'
 import re, sys
 text = open(sys.argv[1]).read()
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+total = int(re.search(r"(\d+) requests in", text).group(1))
+cpu_us = int(sys.argv[4]) / int(sys.argv[5]) / total * 1e6
 def ms(p):
     m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
     v, u = float(m.group(1)), m.group(2)
     return v / 1000 if u == "us" else v * 1000 if u == "s" else v
-print(f"{sys.argv[2]}\t{sys.argv[3]}\t{rps:.0f}\t{ms(50):.2f}\t{ms(99):.2f}")
+print(f"{sys.argv[2]}\t{sys.argv[3]}\t{rps:.0f}\t{ms(50):.2f}\t{ms(99):.2f}\t{cpu_us:.1f}")
 PYEOF
     tail -1 "$OUT/rows.tsv"
 }
@@ -190,13 +198,13 @@ import json, statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 rss, hwm, keys, db = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 runs = {}
-for name, c, rps, p50, p99 in rows:
-    runs.setdefault(name, (c, []))[1].append((float(rps), float(p50), float(p99)))
+for name, c, rps, p50, p99, cpu in rows:
+    runs.setdefault(name, (c, []))[1].append((float(rps), float(p50), float(p99), float(cpu)))
 def med(name, i=0):
     return statistics.median(x[i] for x in runs[name][1])
-print("\n| run | connections | requests/s | p50 ms | p99 ms | runs |\n|---|---|---|---|---|---|")
+print("\n| run | connections | requests/s | p50 ms | p99 ms | server CPU µs/request | runs |\n|---|---|---|---|---|---|---|")
 for name, (c, xs) in runs.items():
-    print(f"| {name} | {c} | {med(name):.0f} | {med(name, 1):.2f} | {med(name, 2):.2f} | {len(xs)} |")
+    print(f"| {name} | {c} | {med(name):.0f} | {med(name, 1):.2f} | {med(name, 2):.2f} | {med(name, 3):.1f} | {len(xs)} |")
 print("\n(median of the runs; every run is in rows.tsv)")
 enc, hello = med("encrypt-c64"), med("bare-hyper-hello-c64")
 many, one = med(f"encrypt-random-key-of-{keys}-c64"), med("encrypt-one-key-same-script-c64")
@@ -207,7 +215,9 @@ print(f"Server memory with {keys} keys cached: RSS {rss / 1024:.0f} MiB (peak {h
 dp, tp = med("encrypt-default-policy-c64"), med("encrypt-ten-statements-and-identity-policy-c64")
 print(f"Encrypt 1 KiB at 64 connections, ten-statement key policy + identity policy / default key policy (in turns): {tp:.0f} / {dp:.0f} = {tp / dp:.2f}")
 tls, plain = med("encrypt-tls-c64"), med("encrypt-plain-http-c64")
-print(f"Encrypt 1 KiB at 64 connections, TLS / plain HTTP (in turns): {tls:.0f} / {plain:.0f} = {tls / plain:.2f}")
+print(f"Encrypt 1 KiB at 64 connections, TLS / plain HTTP (in turns): {tls:.0f} / {plain:.0f} = {tls / plain:.2f}"
+      f" (each round: {', '.join(f'{t[0] / p[0]:.2f}' for t, p in zip(runs['encrypt-tls-c64'][1], runs['encrypt-plain-http-c64'][1]))});"
+      f" server CPU per request {med('encrypt-tls-c64', 3):.1f} / {med('encrypt-plain-http-c64', 3):.1f} µs")
 f = json.load(open(sys.argv[6]))
 print(f"Flood of {f['connections']} unauthenticated {f['body_bytes'] >> 20} MiB bodies: server RSS peak {f['rss_peak_mib']} MiB "
       f"(before {f['rss_before_mib']} MiB); signed Encrypts during it: {f['good_ok']}/{f['good_requests']} succeeded, "
