@@ -234,8 +234,10 @@ def test_refused_starts_write_nothing(tmp_path):
 
 def test_a_destroyed_key_leaves_no_trace_in_the_data_directory(tmp_path):
     """After the waiting period, the key's wrapped material (every version)
-    and its id are gone from every file of the data directory: the database,
-    its WAL, everything."""
+    is gone from every file of the data directory (the database, its WAL,
+    the audit trail, everything), and its id from every file but the audit
+    trail, which keeps the record of the key's use and deletion by design
+    (as CloudTrail keeps a deleted key's events)."""
     import base64
     import json
     import sqlite3
@@ -254,11 +256,14 @@ def test_a_destroyed_key_leaves_no_trace_in_the_data_directory(tmp_path):
     db.close()
     wrapped = [v["wrapped"] for v in json.loads(record)["versions"]]
     assert len(wrapped) == 4
-    needles = [doomed.encode()] + [w.encode() for w in wrapped] + [base64.b64decode(w) for w in wrapped]
+    material = [w.encode() for w in wrapped] + [base64.b64decode(w) for w in wrapped]
 
     def found():
-        blob = b"".join(snapshot(tmp_path / "data").values())
-        return [n for n in needles if n in blob]
+        files = snapshot(tmp_path / "data")
+        everything = b"".join(files.values())
+        outside_trail = b"".join(v for k, v in files.items() if not k.startswith("audit/"))
+        return [n for n in material if n in everything] + (
+            [doomed.encode()] if doomed.encode() in outside_trail else [])
 
     assert found(), "the scan finds the key while it exists"
     c.schedule_key_deletion(KeyId=doomed, PendingWindowInDays=7)
@@ -266,6 +271,8 @@ def test_a_destroyed_key_leaves_no_trace_in_the_data_directory(tmp_path):
     assert found() == [], "while running (the WAL is truncated, not only deleted rows zeroed)"
     s.kill()
     assert found() == [], "after a crash, with no clean-shutdown checkpoint"
+    trail = b"".join(v for k, v in snapshot(tmp_path / "data").items() if k.startswith("audit/"))
+    assert b'"eventName":"DeleteKey"' in trail and doomed.encode() in trail
     assert keep.encode() in b"".join(snapshot(tmp_path / "data").values())
     s.start()
     assert [k["KeyId"] for k in s.client().list_keys()["Keys"]] == [keep]

@@ -55,6 +55,12 @@ enum Command {
         #[arg(long, hide = true)]
         unsafe_test_clock: bool,
     },
+    /// The audit trail: verify it offline, search it, export the public key
+    /// that signs its digests.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Benchmark tool: create many keys offline (server not running).
     #[command(hide = true)]
     SeedKeys {
@@ -84,6 +90,172 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: std::net::SocketAddr,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check a trail directory (the audit directory, or one node's) without
+    /// the server: record chains, digests, signatures. Exit status 0 only
+    /// when everything is intact.
+    Verify {
+        /// The audit directory (default location: DATA_DIR/audit).
+        dir: PathBuf,
+        /// The signing key's public half (PEM, from `trent audit
+        /// public-key`), kept apart from the trail: without it, signatures
+        /// are checked against the key each digest names.
+        #[arg(long)]
+        public_key: Option<PathBuf>,
+    },
+    /// Print the audit signing key's public half (PEM). Reads the store with
+    /// the root key, as `trent serve` would.
+    PublicKey {
+        /// TOML configuration file (root key source, data directory).
+        #[arg(long, env = "TRENT_CONFIG")]
+        config: Option<PathBuf>,
+        /// Data directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Search the trail, newest first; prints one CloudTrail event per line.
+    Search {
+        /// The audit directory (default: from --config / --data-dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// TOML configuration file (for the audit directory).
+        #[arg(long, env = "TRENT_CONFIG")]
+        config: Option<PathBuf>,
+        /// Data directory (for the audit directory).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Events at or after this time (RFC 3339, or seconds since 1970).
+        #[arg(long)]
+        start: Option<String>,
+        /// Events at or before this time.
+        #[arg(long)]
+        end: Option<String>,
+        /// Events about this key (its ARN).
+        #[arg(long)]
+        key: Option<String>,
+        /// Events by this caller (its ARN).
+        #[arg(long)]
+        principal: Option<String>,
+        /// Events of this operation (`Encrypt`, `AssumeRole`, ...).
+        #[arg(long)]
+        event_name: Option<String>,
+        /// Only successful or only failed requests.
+        #[arg(long, value_parser = ["success", "failure"])]
+        outcome: Option<String>,
+        /// At most this many events.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+}
+
+/// A time argument: RFC 3339 or seconds since 1970, as milliseconds.
+fn time_arg(s: &str) -> anyhow::Result<i64> {
+    if let Ok(t) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+        return Ok((t.unix_timestamp_nanos() / 1_000_000) as i64);
+    }
+    let secs: f64 = s
+        .parse()
+        .with_context(|| format!("{s:?} is not an RFC 3339 time or seconds since 1970"))?;
+    Ok((secs * 1000.0) as i64)
+}
+
+fn audit(command: AuditCommand, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
+    use std::io::Write;
+    match command {
+        AuditCommand::Verify { dir, public_key } => {
+            let key = match public_key {
+                Some(path) => {
+                    let pem = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    Some(
+                        trent_audit::digest::public_key_from_pem(&pem).with_context(|| {
+                            format!("{} holds no PUBLIC KEY block", path.display())
+                        })?,
+                    )
+                }
+                None => None,
+            };
+            let report = trent_audit::verify::verify_dir(&dir, key.as_deref())
+                .with_context(|| format!("reading {}", dir.display()))?;
+            print!("{report}");
+            if !report.ok() {
+                std::process::exit(1);
+            }
+        }
+        AuditCommand::PublicKey { config, data_dir } => {
+            let cfg = trent_server::ServeConfig::load(&trent_server::Overrides {
+                config,
+                data_dir,
+                ..Default::default()
+            })?;
+            let der = runtime.block_on(trent_server::audit_public_key(&cfg))?;
+            print!("{}", trent_audit::digest::public_key_pem(&der));
+        }
+        AuditCommand::Search {
+            dir,
+            config,
+            data_dir,
+            start,
+            end,
+            key,
+            principal,
+            event_name,
+            outcome,
+            limit,
+        } => {
+            let dir = match dir {
+                Some(d) => d,
+                None => {
+                    let cfg = trent_server::ServeConfig::load(&trent_server::Overrides {
+                        config,
+                        data_dir,
+                        ..Default::default()
+                    })?;
+                    cfg.audit
+                        .map(|a| a.dir)
+                        .context("the audit trail is off in this configuration; give --dir")?
+                }
+            };
+            use trent_audit::search::{Attribute, Query};
+            if key.is_some() && event_name.is_some() {
+                anyhow::bail!(
+                    "give --key or --event-name, not both (the index looks up one attribute)"
+                );
+            }
+            let attribute = key
+                .map(Attribute::ResourceName)
+                .or(event_name.map(Attribute::EventName));
+            let mut q = Query {
+                start_ms: start.as_deref().map(time_arg).transpose()?,
+                end_ms: end.as_deref().map(time_arg).transpose()?,
+                scope: None,
+                attribute,
+                principal,
+                failed: outcome.map(|o| o == "failure"),
+                limit: limit.min(10_000),
+                after: None,
+            };
+            let mut out = std::io::stdout().lock();
+            let mut left = limit;
+            while left > 0 {
+                q.limit = left.min(10_000);
+                let page = trent_audit::search::search(&dir, &q)
+                    .with_context(|| format!("reading {}", dir.display()))?;
+                for f in &page.found {
+                    writeln!(out, "{}", f.record)?;
+                }
+                left -= page.found.len();
+                match page.next {
+                    Some(c) if left > 0 => q.after = Some(c),
+                    _ => break,
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -150,6 +322,7 @@ fn main() -> anyhow::Result<()> {
                 &out,
             ))?;
         }
+        Command::Audit { command } => audit(command, &runtime)?,
         Command::HelloServer { listen } => {
             runtime.block_on(trent_server::serve_hello(listen))?;
         }

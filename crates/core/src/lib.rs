@@ -23,4 +23,4 @@ pub mod provider;
 
 pub use clock::{Clock, ManualClock, Millis, SystemClock, DAY_MS};
 pub use error::KeyError;
-pub use provider::{CryptoError, CryptoProvider, RootKey, SecretBytes, SymmetricKey};
+pub use provider::{CryptoError, CryptoProvider, RootKey, SecretBytes, SigningKey, SymmetricKey};

@@ -69,6 +69,19 @@ pub trait SymmetricKey: Send + Sync + std::fmt::Debug {
     ) -> Result<SecretBytes, CryptoError>;
 }
 
+/// A prepared private signing key: its private half stays with the
+/// provider. The audit trail's digest key is one today (ECDSA P-256 with
+/// SHA-256, signatures in ASN.1 DER); asymmetric KMS keys fill the same slot
+/// later.
+pub trait SigningKey: Send + Sync + std::fmt::Debug {
+    /// The signature algorithm's name (`ECDSA_P256_SHA256`).
+    fn algorithm(&self) -> &'static str;
+    /// The public key, X.509 `SubjectPublicKeyInfo`, DER.
+    fn public_key_der(&self) -> Vec<u8>;
+    /// Sign `message`.
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CryptoError>;
+}
+
 /// The software (or hardware) crypto provider.
 pub trait CryptoProvider: Send + Sync + std::fmt::Debug {
     /// Fill `out` with random bytes.
@@ -86,6 +99,13 @@ pub trait CryptoProvider: Send + Sync + std::fmt::Debug {
         &self,
         material: &SecretBytes,
     ) -> Result<Arc<dyn SymmetricKey>, CryptoError>;
+
+    /// New ECDSA P-256 private key material (PKCS#8 DER), to be stored
+    /// wrapped by the root key.
+    fn generate_ecdsa_p256(&self) -> Result<SecretBytes, CryptoError>;
+
+    /// Prepare ECDSA P-256 material (PKCS#8 DER) for signing with SHA-256.
+    fn prepare_ecdsa_p256(&self, pkcs8: &SecretBytes) -> Result<Arc<dyn SigningKey>, CryptoError>;
 }
 
 /// The root of trust: key material is stored only wrapped by it.

@@ -16,7 +16,7 @@ use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LE
 use aws_lc_rs::hmac;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use std::sync::Arc;
-use trent_core::{CryptoError, CryptoProvider, SecretBytes, SymmetricKey};
+use trent_core::{CryptoError, CryptoProvider, SecretBytes, SigningKey, SymmetricKey};
 use zeroize::Zeroizing;
 
 /// The label of the per-blob key derivation (SP 800-108 `Label`).
@@ -50,6 +50,58 @@ impl CryptoProvider for SoftwareProvider {
         let mut raw = Zeroizing::new([0u8; 32]);
         raw.copy_from_slice(material.expose());
         Ok(Arc::new(SoftSymmetricKey { material: raw }))
+    }
+
+    fn generate_ecdsa_p256(&self) -> Result<SecretBytes, CryptoError> {
+        use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+        let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &self.rng)
+            .map_err(|_| CryptoError::Random)?;
+        Ok(SecretBytes::new(doc.as_ref().to_vec()))
+    }
+
+    fn prepare_ecdsa_p256(&self, pkcs8: &SecretBytes) -> Result<Arc<dyn SigningKey>, CryptoError> {
+        use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.expose())
+            .map_err(|_| CryptoError::InvalidKey)?;
+        Ok(Arc::new(SoftEcdsaKey {
+            pair,
+            rng: self.rng.clone(),
+        }))
+    }
+}
+
+/// An ECDSA P-256 private key (aws-lc-rs keeps it, and frees it cleared).
+struct SoftEcdsaKey {
+    pair: aws_lc_rs::signature::EcdsaKeyPair,
+    rng: SystemRandom,
+}
+
+impl std::fmt::Debug for SoftEcdsaKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SoftEcdsaKey(<redacted>)")
+    }
+}
+
+impl SigningKey for SoftEcdsaKey {
+    fn algorithm(&self) -> &'static str {
+        "ECDSA_P256_SHA256"
+    }
+
+    fn public_key_der(&self) -> Vec<u8> {
+        use aws_lc_rs::encoding::AsDer;
+        use aws_lc_rs::signature::KeyPair;
+        self.pair
+            .public_key()
+            .as_der()
+            .map(|d| d.as_ref().to_vec())
+            .unwrap_or_default()
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        self.pair
+            .sign(&self.rng, message)
+            .map(|s| s.as_ref().to_vec())
+            .map_err(|_| CryptoError::InvalidKey)
     }
 }
 

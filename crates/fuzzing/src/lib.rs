@@ -79,6 +79,17 @@ impl CryptoProvider for Deterministic {
     ) -> Result<Arc<dyn SymmetricKey>, CryptoError> {
         self.inner.prepare_symmetric(material)
     }
+
+    fn generate_ecdsa_p256(&self) -> Result<SecretBytes, CryptoError> {
+        self.inner.generate_ecdsa_p256()
+    }
+
+    fn prepare_ecdsa_p256(
+        &self,
+        pkcs8: &SecretBytes,
+    ) -> Result<Arc<dyn trent_core::SigningKey>, CryptoError> {
+        self.inner.prepare_ecdsa_p256(pkcs8)
+    }
 }
 
 struct Service {

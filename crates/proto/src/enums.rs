@@ -252,6 +252,13 @@ impl<T: ModelEnum> WireEnum<T> {
     }
 }
 
+/// As it was sent (the audit trail records request parameters).
+impl<T: ModelEnum> serde::Serialize for WireEnum<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.raw())
+    }
+}
+
 impl<'de, T: ModelEnum> Deserialize<'de> for WireEnum<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = std::borrow::Cow::<'de, str>::deserialize(d)?;

@@ -72,6 +72,8 @@ pub enum Api {
     Kms,
     /// AWS STS (the Query protocol).
     Sts,
+    /// AWS CloudTrail's LookupEvents (AWS JSON 1.1).
+    CloudTrail,
 }
 
 impl Api {
@@ -79,6 +81,7 @@ impl Api {
         match self {
             Api::Kms => "kms",
             Api::Sts => "sts",
+            Api::CloudTrail => "cloudtrail",
         }
     }
 }
@@ -244,7 +247,7 @@ impl Authenticator {
                 // whose signer left the header out could be replayed as
                 // another operation. Every AWS SDK signs it. (STS names its
                 // action in the signed body.)
-                if api == Api::Kms && !auth.signs("x-amz-target") {
+                if api != Api::Sts && !auth.signs("x-amz-target") {
                     return Err(AuthError::UnsignedHeader(
                         "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.".into(),
                     ));

@@ -58,6 +58,34 @@ pub struct FileConfig {
     /// IAM roles: trust policy, identity policies, session length.
     #[serde(default)]
     pub roles: Vec<RoleConfig>,
+    /// The audit trail.
+    #[serde(default)]
+    pub audit: AuditFileConfig,
+}
+
+/// `[audit]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditFileConfig {
+    /// Record every request (default true). Off only to measure what the
+    /// trail costs.
+    pub enabled: Option<bool>,
+    /// Where the trail is written (default `<data_dir>/audit`).
+    pub dir: Option<PathBuf>,
+    /// This node's name in file names and records (default `node-1`).
+    pub node: Option<String>,
+    /// Close a segment at this size (default 64 MiB).
+    pub segment_max_bytes: Option<u64>,
+    /// Close a segment at this age (default 3600).
+    pub segment_max_seconds: Option<u64>,
+    /// Sign a digest at least this often (default 3600).
+    pub digest_interval_seconds: Option<u64>,
+    /// Also write every event to standard output, one JSON line each.
+    #[serde(default)]
+    pub stdout: bool,
+    /// Also send every event to syslog (RFC 5424): `unix:/dev/log`,
+    /// `udp:IP:PORT` or `tcp:IP:PORT`.
+    pub syslog: Option<String>,
 }
 
 /// One `[[users]]` entry.
@@ -181,6 +209,9 @@ pub enum ConfigProblem {
     /// The test clock on a non-loopback address.
     #[error("refusing to serve the test clock endpoint on {0}: --unsafe-test-clock needs a loopback address")]
     TestClockListen(SocketAddr),
+    /// A bad `[audit]` setting.
+    #[error("[audit] {0}")]
+    Audit(String),
     /// A bad account id.
     #[error("account id '{0}' is not 12 digits")]
     Account(String),
@@ -308,6 +339,8 @@ pub struct ServeConfig {
     pub directory: std::sync::Arc<trent_service::Directory>,
     /// Expose the test-only clock endpoint.
     pub unsafe_test_clock: bool,
+    /// The audit trail (`None`: off).
+    pub audit: Option<trent_audit::TrailConfig>,
 }
 
 /// A checked credential.
@@ -473,13 +506,15 @@ impl ServeConfig {
             ),
         };
         let directory = std::sync::Arc::new(directory(&f.users, &f.roles)?);
+        let data_dir = o
+            .data_dir
+            .clone()
+            .or(f.data_dir)
+            .unwrap_or_else(|| Path::new(DEFAULT_DATA_DIR).to_path_buf());
+        let audit = audit_config(&f.audit, &data_dir)?;
         Ok(ServeConfig {
             listen,
-            data_dir: o
-                .data_dir
-                .clone()
-                .or(f.data_dir)
-                .unwrap_or_else(|| Path::new(DEFAULT_DATA_DIR).to_path_buf()),
+            data_dir,
             root_key: f.root_key,
             credentials,
             dev_account,
@@ -488,8 +523,57 @@ impl ServeConfig {
             tls,
             directory,
             unsafe_test_clock: o.unsafe_test_clock,
+            audit,
         })
     }
+}
+
+/// Default `[audit] segment_max_bytes`.
+pub const DEFAULT_SEGMENT_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// Default `[audit] segment_max_seconds` and `digest_interval_seconds`.
+pub const DEFAULT_AUDIT_INTERVAL_SECONDS: u64 = 3600;
+
+fn audit_config(
+    a: &AuditFileConfig,
+    data_dir: &Path,
+) -> Result<Option<trent_audit::TrailConfig>, ConfigError> {
+    let bad = |m: String| ConfigError::Invalid(ConfigProblem::Audit(m));
+    if a.enabled == Some(false) {
+        return Ok(None);
+    }
+    let node = a.node.clone().unwrap_or_else(|| "node-1".into());
+    if !trent_audit::valid_node_name(&node) {
+        return Err(bad(format!(
+            "node {node:?} must be 1 to 64 letters, digits, '.', '_' or '-'"
+        )));
+    }
+    let mut sinks = Vec::new();
+    if a.stdout {
+        sinks.push(trent_audit::sink::SinkConfig::Stdout);
+    }
+    if let Some(s) = &a.syslog {
+        sinks.push(trent_audit::sink::SinkConfig::Syslog(
+            s.parse().map_err(|e: String| bad(format!("syslog {e}")))?,
+        ));
+    }
+    let seconds = |name: &str, v: Option<u64>| match v {
+        Some(0) => Err(bad(format!("{name} must be at least 1"))),
+        v => Ok(std::time::Duration::from_secs(
+            v.unwrap_or(DEFAULT_AUDIT_INTERVAL_SECONDS),
+        )),
+    };
+    let segment_max_bytes = a.segment_max_bytes.unwrap_or(DEFAULT_SEGMENT_MAX_BYTES);
+    if segment_max_bytes < 4096 {
+        return Err(bad("segment_max_bytes must be at least 4096".into()));
+    }
+    Ok(Some(trent_audit::TrailConfig {
+        dir: a.dir.clone().unwrap_or_else(|| data_dir.join("audit")),
+        node,
+        segment_max_bytes,
+        segment_max_age: seconds("segment_max_seconds", a.segment_max_seconds)?,
+        digest_interval: seconds("digest_interval_seconds", a.digest_interval_seconds)?,
+        sinks,
+    }))
 }
 
 /// `arn:aws:iam::ACCOUNT:KIND/NAME` (a path is allowed before the name).

@@ -7,6 +7,7 @@
 //! and no buffering, so a client without credentials cannot make the server
 //! hold its body.
 
+use crate::audit::RequestAudit;
 use crate::auth::{Api, Authenticator, SignedRequest};
 use crate::errors::{to_wire, WireError};
 use crate::limits::Gate;
@@ -34,6 +35,9 @@ pub struct AppState {
     pub auth: Authenticator,
     /// Request ids.
     pub request_ids: RequestIds,
+    /// Audit event ids (`eventID`): the same kind of UUID from their own
+    /// random prefix and counter, so making one costs no RNG call.
+    pub event_ids: RequestIds,
     /// Connection and body caps.
     pub gate: Arc<Gate>,
     /// The test clock, when `--unsafe-test-clock` is on.
@@ -179,20 +183,12 @@ fn error_response(e: &WireError, request_id: &str) -> Response<ResponseBody> {
         tracing::error!(request_id, error = ?e, "internal error");
     }
     let (code, message) = to_wire(e);
-    #[derive(Serialize)]
-    struct Body<'a> {
-        #[serde(rename = "__type")]
-        ty: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        message: Option<&'a str>,
-    }
-    let body = serde_json::to_vec(&Body {
-        ty: code.as_str(),
-        message: message.as_deref(),
-    })
-    .unwrap_or_default();
-    tracing::debug!(request_id, error = code.as_str(), "request failed");
-    let mut r = respond(code.http_status(), request_id, Zeroizing::new(body));
+    let mut r = error_body(
+        code.http_status(),
+        code.as_str(),
+        message.as_deref(),
+        request_id,
+    );
     if matches!(
         e,
         WireError::Auth(_)
@@ -212,6 +208,25 @@ fn error_response(e: &WireError, request_id: &str) -> Response<ResponseBody> {
     r
 }
 
+/// An AWS JSON error answer: `{"__type": ..., "message": ...}`.
+pub(crate) fn error_body(
+    status: u16,
+    ty: &str,
+    message: Option<&str>,
+    request_id: &str,
+) -> Response<ResponseBody> {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        #[serde(rename = "__type")]
+        ty: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<&'a str>,
+    }
+    let body = serde_json::to_vec(&Body { ty, message }).unwrap_or_default();
+    tracing::debug!(request_id, error = ty, "request failed");
+    respond(status, request_id, Zeroizing::new(body))
+}
+
 /// Where a request came from: the condition keys `aws:SourceIp` and
 /// `aws:SecureTransport`.
 #[derive(Debug, Clone, Copy)]
@@ -229,33 +244,100 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let rid = state.request_ids.next();
+    if req.uri().path() == TEST_CLOCK_PATH {
+        if let Some(clock) = &state.test_clock {
+            // The test-only clock is not a KMS operation: not audited.
+            let (parts, _) = req.into_parts();
+            return Ok(match test_clock(&state, clock, &parts).await {
+                Ok(body) => respond(200, &rid, body),
+                Err(e) => error_response(&e, &rid),
+            });
+        }
+    }
     if crate::sts::is_sts(&req) && req.uri().path() != TEST_CLOCK_PATH {
         return Ok(crate::sts::handle(&state, conn, req, &rid).await);
     }
     let http2 = req.version() == http::Version::HTTP_2;
-    match handle_inner(&state, conn, req, &rid).await {
-        Ok(body) => Ok(respond(200, &rid, body)),
-        Err(e) => {
-            let mut r = error_response(&e, &rid);
-            if http2 {
-                // Connection-level headers do not exist in HTTP/2.
-                r.headers_mut().remove(http::header::CONNECTION);
+    let mut audit = RequestAudit::begin(
+        state.event_ids.next(),
+        conn,
+        req.headers(),
+        &rid,
+        "kms.amazonaws.com",
+    );
+    let mut response = if let Some(op) = crate::cloudtrail::operation(req.headers()) {
+        audit.event_source("cloudtrail.amazonaws.com");
+        audit.operation(&op);
+        let (parts, body) = req.into_parts();
+        match crate::cloudtrail::handle(&state, conn, &parts, body, &rid, &op, &mut audit).await {
+            Ok(body) => respond(200, &rid, body),
+            Err(f) => {
+                audit.failed(f.code, Some(&f.message));
+                error_body(f.status, f.code, Some(&f.message), &rid)
             }
-            Ok(r)
         }
+    } else {
+        match handle_inner(&state, conn, req, &rid, &mut audit).await {
+            Ok(body) => respond(200, &rid, body),
+            Err(e) => {
+                let (code, message) = to_wire(&e);
+                audit.failed(code.as_str(), message.as_deref());
+                error_response(&e, &rid)
+            }
+        }
+    };
+    // Durable before the answer: a request whose event cannot be written
+    // is answered KMSInternalException (its response, possibly holding a
+    // data key, is dropped and zeroized unsent).
+    if let Err(e) = audit.commit(&state.kms).await {
+        tracing::error!(request_id = %rid, error = %e, "audit: the request's event could not be written; answering KMSInternalException");
+        response = error_response(&audit_failure(e), &rid);
     }
+    if http2 {
+        // Connection-level headers do not exist in HTTP/2.
+        response.headers_mut().remove(http::header::CONNECTION);
+    }
+    Ok(response)
+}
+
+fn audit_failure(e: trent_audit::AuditError) -> WireError {
+    WireError::Service(ServiceError::Internal(trent_service::InternalError::Audit(
+        e,
+    )))
 }
 
 /// Answer every request with `ThrottlingException`: a connection admitted
 /// past the cap, for which no room came in time.
 pub async fn throttled(
     state: Arc<AppState>,
-    _req: Request<Incoming>,
+    conn: ConnInfo,
+    req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
-    Ok(error_response(
-        &WireError::Throttled,
-        &state.request_ids.next(),
-    ))
+    let rid = state.request_ids.next();
+    let sts = crate::sts::is_sts(&req);
+    let source = if sts {
+        "sts.amazonaws.com"
+    } else {
+        "kms.amazonaws.com"
+    };
+    let mut audit = RequestAudit::begin(state.event_ids.next(), conn, req.headers(), &rid, source);
+    match route(&req.into_parts().0) {
+        Ok(op) => audit.operation(op.name()),
+        Err(_) => audit.unknown_operation(None),
+    }
+    let e = WireError::Throttled;
+    let (code, message) = to_wire(&e);
+    audit.failed(code.as_str(), message.as_deref());
+    let response = if sts {
+        crate::sts::wire_error(&e).response(&rid)
+    } else {
+        error_response(&e, &rid)
+    };
+    if let Err(e) = audit.commit(&state.kms).await {
+        tracing::error!(request_id = %rid, error = %e, "audit: the request's event could not be written");
+        return Ok(error_response(&audit_failure(e), &rid));
+    }
+    Ok(response)
 }
 
 async fn handle_inner(
@@ -263,16 +345,30 @@ async fn handle_inner(
     conn: ConnInfo,
     req: Request<Incoming>,
     rid: &str,
+    audit: &mut RequestAudit,
 ) -> Result<Zeroizing<Vec<u8>>, WireError> {
     let (parts, body) = req.into_parts();
-    if parts.uri.path() == TEST_CLOCK_PATH {
-        if let Some(clock) = &state.test_clock {
-            return test_clock(state, clock, &parts).await;
+    let op = match route(&parts) {
+        Ok(op) => op,
+        Err(e) => {
+            audit.unknown_operation(
+                parts
+                    .headers
+                    .get("x-amz-target")
+                    .and_then(|v| v.to_str().ok()),
+            );
+            return Err(e);
         }
+    };
+    audit.operation(op.name());
+    if !state.kms.trail().healthy() && !crate::audit::read_only(op.name()) {
+        // The last write to the trail failed: change nothing that might not
+        // be recorded. (This request's own event is the next try.)
+        return Err(audit_failure(trent_audit::AuditError::Unavailable));
     }
-    let op = route(&parts)?;
-    let (caller, body) = authenticated(state, conn, &parts, body, rid, Api::Kms).await?;
-    dispatch(&state.kms, &caller, op, &body).await
+    let (mut caller, body) = authenticated(state, conn, &parts, body, rid, Api::Kms).await?;
+    audit.caller(&mut caller);
+    dispatch(&state.kms, &caller, op, &body, audit).await
 }
 
 /// Authenticate a request and read its body, in that order: the header
@@ -413,15 +509,45 @@ fn route(parts: &http::request::Parts) -> Result<Operation, WireError> {
         .ok_or(WireError::UnknownOperation)
 }
 
-fn input<'a, T: serde::Deserialize<'a> + Validate>(body: &'a [u8]) -> Result<T, WireError> {
+/// Decode and validate a request; its parameters (without the fields its
+/// type marks secret) go into the audit event, also when validation fails.
+fn input<'a, T: serde::Deserialize<'a> + Serialize + Validate>(
+    body: &'a [u8],
+    audit: &mut RequestAudit,
+) -> Result<T, WireError> {
     let t: T = trent_proto::decode(body).map_err(|e| {
         WireError::Serialization(match e.classify() {
             serde_json::error::Category::Data => Some(e.to_string()),
             _ => None,
         })
     })?;
+    audit.params(&t);
     t.check().map_err(WireError::Validation)?;
     Ok(t)
+}
+
+/// KMS records the encryption algorithm also when the request left it to
+/// the default.
+fn with_default_algorithm<'a, T: serde::Deserialize<'a> + Serialize + Validate>(
+    body: &'a [u8],
+    audit: &mut RequestAudit,
+) -> Result<T, WireError> {
+    let t = input(body, audit)?;
+    audit.default_param("encryptionAlgorithm", "SYMMETRIC_DEFAULT");
+    Ok(t)
+}
+
+/// A response whose members CloudTrail records as `responseElements`
+/// (`hidden` members left out).
+fn recorded(
+    r: Result<Zeroizing<Vec<u8>>, WireError>,
+    audit: &mut RequestAudit,
+    hidden: &[&str],
+) -> Result<Zeroizing<Vec<u8>>, WireError> {
+    if let Ok(body) = &r {
+        audit.response_body(body, hidden);
+    }
+    r
 }
 
 /// A response without secrets, through serde.
@@ -468,49 +594,81 @@ async fn dispatch(
     c: &Caller,
     op: Operation,
     body: &[u8],
+    a: &mut RequestAudit,
 ) -> Result<Zeroizing<Vec<u8>>, WireError> {
     use Operation as O;
     match op {
-        O::Encrypt => fast(kms.encrypt(c, input(body)?).await),
-        O::Decrypt => fast(kms.decrypt(c, input(body)?).await),
-        O::GenerateDataKey => fast(kms.generate_data_key(c, input(body)?).await),
-        O::GenerateDataKeyWithoutPlaintext => fast(
-            kms.generate_data_key_without_plaintext(c, input(body)?)
-                .await,
-        ),
-        O::ReEncrypt => fast(kms.re_encrypt(c, input(body)?).await),
-        O::GenerateRandom => {
-            secret_output(kms.generate_random(c, input(body)?).await, RANDOM_CAPACITY)
+        O::Encrypt => {
+            let r = kms.encrypt(c, with_default_algorithm(body, a)?).await;
+            fast(r)
         }
-        O::CreateKey => output(kms.create_key(c, input(body)?).await),
-        O::DescribeKey => output(kms.describe_key(c, input(body)?).await),
-        O::ListKeys => output(kms.list_keys(c, input(body)?).await),
-        O::UpdateKeyDescription => empty(kms.update_key_description(c, input(body)?).await),
-        O::GetKeyLastUsage => output(kms.get_key_last_usage(c, input(body)?).await),
-        O::EnableKey => empty(kms.enable_key(c, input(body)?).await),
-        O::DisableKey => empty(kms.disable_key(c, input(body)?).await),
-        O::ScheduleKeyDeletion => output(kms.schedule_key_deletion(c, input(body)?).await),
-        O::CancelKeyDeletion => output(kms.cancel_key_deletion(c, input(body)?).await),
-        O::CreateAlias => empty(kms.create_alias(c, input(body)?).await),
-        O::UpdateAlias => empty(kms.update_alias(c, input(body)?).await),
-        O::DeleteAlias => empty(kms.delete_alias(c, input(body)?).await),
-        O::ListAliases => output(kms.list_aliases(c, input(body)?).await),
-        O::TagResource => empty(kms.tag_resource(c, input(body)?).await),
-        O::UntagResource => empty(kms.untag_resource(c, input(body)?).await),
-        O::ListResourceTags => output(kms.list_resource_tags(c, input(body)?).await),
-        O::EnableKeyRotation => empty(kms.enable_key_rotation(c, input(body)?).await),
-        O::DisableKeyRotation => empty(kms.disable_key_rotation(c, input(body)?).await),
-        O::GetKeyRotationStatus => output(kms.get_key_rotation_status(c, input(body)?).await),
-        O::RotateKeyOnDemand => output(kms.rotate_key_on_demand(c, input(body)?).await),
-        O::ListKeyRotations => output(kms.list_key_rotations(c, input(body)?).await),
-        O::GetKeyPolicy => output(kms.get_key_policy(c, input(body)?).await),
-        O::PutKeyPolicy => empty(kms.put_key_policy(c, input(body)?).await),
-        O::ListKeyPolicies => output(kms.list_key_policies(c, input(body)?).await),
-        O::CreateGrant => output(kms.create_grant(c, input(body)?).await),
-        O::ListGrants => output(kms.list_grants(c, input(body)?).await),
-        O::ListRetirableGrants => output(kms.list_retirable_grants(c, input(body)?).await),
-        O::RetireGrant => empty(kms.retire_grant(c, input(body)?).await),
-        O::RevokeGrant => empty(kms.revoke_grant(c, input(body)?).await),
+        O::Decrypt => {
+            let r = kms.decrypt(c, with_default_algorithm(body, a)?).await;
+            fast(r)
+        }
+        O::GenerateDataKey => {
+            let r = kms.generate_data_key(c, input(body, a)?).await;
+            fast(r)
+        }
+        O::GenerateDataKeyWithoutPlaintext => {
+            let r = kms
+                .generate_data_key_without_plaintext(c, input(body, a)?)
+                .await;
+            fast(r)
+        }
+        O::ReEncrypt => {
+            let r = kms.re_encrypt(c, input(body, a)?).await;
+            fast(r)
+        }
+        O::GenerateRandom => secret_output(
+            kms.generate_random(c, input(body, a)?).await,
+            RANDOM_CAPACITY,
+        ),
+        O::CreateKey => recorded(output(kms.create_key(c, input(body, a)?).await), a, &[]),
+        O::DescribeKey => output(kms.describe_key(c, input(body, a)?).await),
+        O::ListKeys => output(kms.list_keys(c, input(body, a)?).await),
+        O::UpdateKeyDescription => empty(kms.update_key_description(c, input(body, a)?).await),
+        O::GetKeyLastUsage => output(kms.get_key_last_usage(c, input(body, a)?).await),
+        O::EnableKey => empty(kms.enable_key(c, input(body, a)?).await),
+        O::DisableKey => empty(kms.disable_key(c, input(body, a)?).await),
+        O::ScheduleKeyDeletion => recorded(
+            output(kms.schedule_key_deletion(c, input(body, a)?).await),
+            a,
+            &[],
+        ),
+        O::CancelKeyDeletion => recorded(
+            output(kms.cancel_key_deletion(c, input(body, a)?).await),
+            a,
+            &[],
+        ),
+        O::CreateAlias => empty(kms.create_alias(c, input(body, a)?).await),
+        O::UpdateAlias => empty(kms.update_alias(c, input(body, a)?).await),
+        O::DeleteAlias => empty(kms.delete_alias(c, input(body, a)?).await),
+        O::ListAliases => output(kms.list_aliases(c, input(body, a)?).await),
+        O::TagResource => empty(kms.tag_resource(c, input(body, a)?).await),
+        O::UntagResource => empty(kms.untag_resource(c, input(body, a)?).await),
+        O::ListResourceTags => output(kms.list_resource_tags(c, input(body, a)?).await),
+        O::EnableKeyRotation => empty(kms.enable_key_rotation(c, input(body, a)?).await),
+        O::DisableKeyRotation => empty(kms.disable_key_rotation(c, input(body, a)?).await),
+        O::GetKeyRotationStatus => output(kms.get_key_rotation_status(c, input(body, a)?).await),
+        O::RotateKeyOnDemand => recorded(
+            output(kms.rotate_key_on_demand(c, input(body, a)?).await),
+            a,
+            &[],
+        ),
+        O::ListKeyRotations => output(kms.list_key_rotations(c, input(body, a)?).await),
+        O::GetKeyPolicy => output(kms.get_key_policy(c, input(body, a)?).await),
+        O::PutKeyPolicy => empty(kms.put_key_policy(c, input(body, a)?).await),
+        O::ListKeyPolicies => output(kms.list_key_policies(c, input(body, a)?).await),
+        O::CreateGrant => recorded(
+            output(kms.create_grant(c, input(body, a)?).await),
+            a,
+            &["GrantToken"],
+        ),
+        O::ListGrants => output(kms.list_grants(c, input(body, a)?).await),
+        O::ListRetirableGrants => output(kms.list_retirable_grants(c, input(body, a)?).await),
+        O::RetireGrant => empty(kms.retire_grant(c, input(body, a)?).await),
+        O::RevokeGrant => empty(kms.revoke_grant(c, input(body, a)?).await),
         other => Err(WireError::NotImplemented(other)),
     }
 }
@@ -525,7 +683,18 @@ pub async fn run_operation(
     op: Operation,
     body: &[u8],
 ) -> (u16, Zeroizing<Vec<u8>>) {
-    match dispatch(kms, caller, op, body).await {
+    // Fuzzing and in-process measurement: the event is built, not written.
+    let mut audit = RequestAudit::begin(
+        format!("{}-event", caller.request_id),
+        ConnInfo {
+            peer: None,
+            tls: false,
+        },
+        &http::HeaderMap::new(),
+        &caller.request_id,
+        "kms.amazonaws.com",
+    );
+    match dispatch(kms, caller, op, body, &mut audit).await {
         Ok(out) => (200, out),
         Err(e) => {
             let r = error_response(&e, &caller.request_id);
@@ -636,6 +805,7 @@ mod tests {
             kms: kms.clone(),
             auth: Authenticator::verified(vec![cred], &trent_service::Directory::default()),
             request_ids: RequestIds::new(provider.as_ref()),
+            event_ids: RequestIds::new(provider.as_ref()),
             gate: Arc::new(Gate::new(crate::config::Limits {
                 max_body_bytes: 1 << 20,
                 max_connections: 16,
@@ -700,9 +870,23 @@ mod tests {
             .into_parts();
         let n = 200_000;
         let start = std::time::Instant::now();
+        let conn = ConnInfo {
+            peer: Some(std::net::Ipv4Addr::LOCALHOST.into()),
+            tls: false,
+        };
         for _ in 0..n {
             let rid = state.request_ids.next();
+            // The request context and its event, as `handle` builds them
+            // (the trail is off here: writing it is the trail's own cost).
+            let mut audit = RequestAudit::begin(
+                state.event_ids.next(),
+                conn,
+                &parts.headers,
+                &rid,
+                "kms.amazonaws.com",
+            );
             let op = route(&parts).unwrap();
+            audit.operation(op.name());
             let pending = state
                 .auth
                 .pre_authenticate(
@@ -713,7 +897,7 @@ mod tests {
                 )
                 .unwrap();
             let body = Zeroizing::new(body.as_bytes().to_vec());
-            let caller = pending
+            let mut caller = pending
                 .finish(
                     &SignedRequest {
                         method: "POST",
@@ -726,7 +910,11 @@ mod tests {
                     rid,
                 )
                 .unwrap();
-            let out = dispatch(&state.kms, &caller, op, &body).await.unwrap();
+            audit.caller(&mut caller);
+            let out = dispatch(&state.kms, &caller, op, &body, &mut audit)
+                .await
+                .unwrap();
+            audit.commit(&state.kms).await.unwrap();
             assert!(out.len() > 1400);
         }
         let per = start.elapsed() / n;

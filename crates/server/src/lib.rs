@@ -7,7 +7,9 @@
 //!
 //! It refuses: domain logic. Every operation is a call into `trent-service`.
 
+mod audit;
 mod auth;
+mod cloudtrail;
 pub mod config;
 mod errors;
 mod http;
@@ -117,6 +119,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
             clock,
             Settings {
                 directory: cfg.directory.clone(),
+                audit: cfg.audit.clone(),
                 ..Settings::default()
             },
         )
@@ -167,6 +170,16 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         tls = tls.as_ref().map_or("off", |t| if t.requires_client_certificates() { "on, client certificates required" } else { "on" }),
         "trent is serving the AWS KMS API"
     );
+    match &cfg.audit {
+        Some(a) => tracing::info!(
+            dir = %a.dir.join(&a.node).display(),
+            node = %a.node,
+            "audit trail on: every request is recorded durably before it is answered"
+        ),
+        None => {
+            tracing::warn!("AUDIT TRAIL OFF ([audit] enabled = false): requests are not recorded")
+        }
+    }
     if tls.as_ref().is_some_and(|t| t.dev_ca().is_some()) && !cfg.listen.ip().is_loopback() {
         tracing::warn!("--dev-tls on a network address: its certificate names only localhost, 127.0.0.1 and ::1, so clients elsewhere cannot verify it; use tls_cert_file and tls_key_file for a certificate of your own");
     }
@@ -188,6 +201,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         kms: kms.clone(),
         auth,
         request_ids: http::RequestIds::new(provider.as_ref()),
+        event_ids: http::RequestIds::new(provider.as_ref()),
         gate: gate.clone(),
         test_clock,
     });
@@ -223,6 +237,11 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     if let Err(e) = kms.flush_usage().await {
         tracing::error!(error = ?e, "flushing key usage at shutdown failed");
     }
+    // The last queued events, then the segment's closing digest. A request
+    // still running after this is answered KMSInternalException, unrecorded
+    // by nobody: its event fails, so its answer does too.
+    let closing = kms.clone();
+    let _ = tokio::task::spawn_blocking(move || closing.trail().close()).await;
     Ok(())
 }
 
@@ -292,7 +311,7 @@ async fn watched_handle(
 ) -> Result<hyper::Response<http::ResponseBody>, std::convert::Infallible> {
     let _guard = activity.request();
     if throttle {
-        http::throttled(state, req).await
+        http::throttled(state, conn, req).await
     } else {
         http::handle(state, conn, req).await
     }
@@ -456,6 +475,23 @@ pub enum SeedError {
     /// A bad account.
     #[error("not a 12-digit account id")]
     Account,
+}
+
+/// The audit signing key's public half (DER `SubjectPublicKeyInfo`), for
+/// `trent audit public-key`: read from the store with the root key, as the
+/// server does (made on the spot if the server never ran on this store).
+pub async fn audit_public_key(cfg: &ServeConfig) -> Result<Vec<u8>, ServeError> {
+    let path = cfg.data_dir.join("trent.db");
+    if !path.exists() {
+        return Err(ServeError::DataDir {
+            path,
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no store here"),
+        });
+    }
+    let store = SqliteStore::open(&path).map_err(ServeError::Store)?;
+    let root = rootkey::load(cfg, &store).await?;
+    let key = trent_service::audit::signing_key(&store, &SoftwareProvider::new(), &root).await?;
+    Ok(key.public_key_der())
 }
 
 /// A bare hyper server answering every request with a fixed small JSON body:

@@ -2,6 +2,7 @@
 //! with `Action` and `Version`, XML answers), SigV4 with service `sts`.
 //! `AssumeRole` and `GetCallerIdentity`; the decisions are the service's.
 
+use crate::audit::RequestAudit;
 use crate::auth::Api;
 use crate::errors::WireError;
 use crate::http::{authenticated, AppState, ConnInfo, ResponseBody};
@@ -109,24 +110,40 @@ fn xml_response(status: u16, rid: &str, body: Zeroizing<Vec<u8>>) -> Response<Re
     r
 }
 
-/// An STS error: `(code, HTTP status, type, message)`.
-fn error(
+/// An STS error: HTTP status, code, whether the sender is at fault, and
+/// the message. Kept as data until answered, so the audit event records the
+/// same code and message the client gets.
+#[derive(Debug)]
+pub(crate) struct Failure {
     status: u16,
-    code: &str,
+    code: &'static str,
     sender: bool,
-    message: &str,
-    rid: &str,
-) -> Response<ResponseBody> {
-    let kind = if sender { "Sender" } else { "Receiver" };
-    let body = format!(
-        "<ErrorResponse xmlns=\"{XMLNS}\">\n  <Error>\n    <Type>{kind}</Type>\n    <Code>{code}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{rid}</RequestId>\n</ErrorResponse>\n",
-        xml(message)
-    );
-    xml_response(status, rid, Zeroizing::new(body.into_bytes()))
+    message: String,
+}
+
+fn error(status: u16, code: &'static str, sender: bool, message: &str) -> Failure {
+    Failure {
+        status,
+        code,
+        sender,
+        message: message.to_string(),
+    }
+}
+
+impl Failure {
+    pub(crate) fn response(&self, rid: &str) -> Response<ResponseBody> {
+        let kind = if self.sender { "Sender" } else { "Receiver" };
+        let body = format!(
+            "<ErrorResponse xmlns=\"{XMLNS}\">\n  <Error>\n    <Type>{kind}</Type>\n    <Code>{}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{rid}</RequestId>\n</ErrorResponse>\n",
+            self.code,
+            xml(&self.message)
+        );
+        xml_response(self.status, rid, Zeroizing::new(body.into_bytes()))
+    }
 }
 
 /// The Query protocol's words for the failures both APIs share.
-fn wire_error(e: &WireError, rid: &str) -> Response<ResponseBody> {
+pub(crate) fn wire_error(e: &WireError) -> Failure {
     match e {
         WireError::Auth(a) => {
             let msg = a.to_string();
@@ -136,30 +153,26 @@ fn wire_error(e: &WireError, rid: &str) -> Response<ResponseBody> {
                     "MissingAuthenticationToken",
                     true,
                     "Request is missing Authentication Token",
-                    rid,
                 ),
                 AuthError::Incomplete(_)
                 | AuthError::UnsupportedAlgorithm(_)
-                | AuthError::MissingDate => error(400, "IncompleteSignature", true, &msg, rid),
-                AuthError::UnknownAccessKey => error(403, "InvalidClientTokenId", true, &msg, rid),
-                AuthError::ExpiredToken => error(400, "ExpiredToken", true, &msg, rid),
+                | AuthError::MissingDate => error(400, "IncompleteSignature", true, &msg),
+                AuthError::UnknownAccessKey => error(403, "InvalidClientTokenId", true, &msg),
+                AuthError::ExpiredToken => error(400, "ExpiredToken", true, &msg),
                 AuthError::MalformedCredential(_)
                 | AuthError::ScopeDateMismatch { .. }
                 | AuthError::Expired { .. }
                 | AuthError::NotYetCurrent { .. }
                 | AuthError::UnsignedHeader(_)
-                | AuthError::SignatureMismatch => {
-                    error(403, "SignatureDoesNotMatch", true, &msg, rid)
-                }
+                | AuthError::SignatureMismatch => error(403, "SignatureDoesNotMatch", true, &msg),
             }
         }
-        WireError::Throttled => error(400, "Throttling", true, "Rate exceeded", rid),
+        WireError::Throttled => error(400, "Throttling", true, "Rate exceeded"),
         WireError::TooLarge(limit) => error(
             400,
             "ValidationError",
             true,
             &format!("The request body exceeds the limit of {limit} bytes."),
-            rid,
         ),
         other => {
             let (code, message) = crate::errors::to_wire(other);
@@ -168,28 +181,76 @@ fn wire_error(e: &WireError, rid: &str) -> Response<ResponseBody> {
                 "InternalFailure",
                 false,
                 message.as_deref().unwrap_or("An internal error occurred."),
-                rid,
             )
         }
     }
 }
 
-/// Handle an STS request.
+/// Handle an STS request: answer it, and record it before the answer.
 pub(crate) async fn handle(
     state: &AppState,
     conn: ConnInfo,
     req: Request<Incoming>,
     rid: &str,
 ) -> Response<ResponseBody> {
-    let (parts, body) = req.into_parts();
-    let (caller, body) = match authenticated(state, conn, &parts, body, rid, Api::Sts).await {
-        Ok(ok) => ok,
-        Err(e) => return wire_error(&e, rid),
+    let mut audit = RequestAudit::begin(
+        state.event_ids.next(),
+        conn,
+        req.headers(),
+        rid,
+        "sts.amazonaws.com",
+    );
+    let response = match handle_inner(state, conn, req, rid, &mut audit).await {
+        Ok(r) => r,
+        Err(f) => {
+            audit.failed(f.code, Some(&f.message));
+            f.response(rid)
+        }
     };
+    match audit.commit(&state.kms).await {
+        Ok(()) => response,
+        Err(e) => {
+            tracing::error!(request_id = rid, error = %e, "audit: the request's event could not be written; refusing the request");
+            error(500, "InternalFailure", false, "An internal error occurred.").response(rid)
+        }
+    }
+}
+
+fn opt(v: Option<&str>) -> Option<String> {
+    v.map(str::to_string)
+}
+
+/// AssumeRole's `requestParameters`, as CloudTrail records them.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AssumeRoleParams<'a> {
+    role_arn: Option<&'a str>,
+    role_session_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration_seconds: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<&'a str>,
+}
+
+async fn handle_inner(
+    state: &AppState,
+    conn: ConnInfo,
+    req: Request<Incoming>,
+    rid: &str,
+    audit: &mut RequestAudit,
+) -> Result<Response<ResponseBody>, Failure> {
+    let (parts, body) = req.into_parts();
+    let (mut caller, body) = authenticated(state, conn, &parts, body, rid, Api::Sts)
+        .await
+        .map_err(|e| wire_error(&e))?;
+    audit.caller(&mut caller);
     let form = parse_form(&body);
     let action = param(&form, "Action").unwrap_or_default();
     match action {
         "GetCallerIdentity" => {
+            audit.operation("GetCallerIdentity");
             let id = state.kms.get_caller_identity(&caller);
             let body = format!(
                 "<GetCallerIdentityResponse xmlns=\"{XMLNS}\">\n  <GetCallerIdentityResult>\n    <Arn>{}</Arn>\n    <UserId>{}</UserId>\n    <Account>{}</Account>\n  </GetCallerIdentityResult>\n  <ResponseMetadata>\n    <RequestId>{rid}</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n",
@@ -197,18 +258,41 @@ pub(crate) async fn handle(
                 xml(&id.user_id),
                 xml(&id.account)
             );
-            xml_response(200, rid, Zeroizing::new(body.into_bytes()))
+            Ok(xml_response(200, rid, Zeroizing::new(body.into_bytes())))
         }
         "AssumeRole" => {
+            audit.operation("AssumeRole");
+            audit.params(&AssumeRoleParams {
+                role_arn: param(&form, "RoleArn"),
+                role_session_name: param(&form, "RoleSessionName"),
+                duration_seconds: param(&form, "DurationSeconds"),
+                external_id: param(&form, "ExternalId"),
+                policy: param(&form, "Policy"),
+            });
             let input = AssumeRoleInput {
-                role_arn: param(&form, "RoleArn").map(str::to_string),
-                role_session_name: param(&form, "RoleSessionName").map(str::to_string),
-                duration_seconds: param(&form, "DurationSeconds").map(str::to_string),
-                policy: param(&form, "Policy").map(str::to_string),
-                external_id: param(&form, "ExternalId").map(str::to_string),
+                role_arn: opt(param(&form, "RoleArn")),
+                role_session_name: opt(param(&form, "RoleSessionName")),
+                duration_seconds: opt(param(&form, "DurationSeconds")),
+                policy: opt(param(&form, "Policy")),
+                external_id: opt(param(&form, "ExternalId")),
             };
             match state.kms.assume_role(&caller, input).await {
                 Ok(out) => {
+                    // The credentials' id and expiry, never the secret or
+                    // the session token.
+                    audit.response(
+                        serde_json::value::to_raw_value(&serde_json::json!({
+                            "credentials": {
+                                "accessKeyId": out.access_key_id,
+                                "expiration": iso8601(out.expires_at),
+                            },
+                            "assumedRoleUser": {
+                                "assumedRoleId": out.assumed_role_id,
+                                "arn": out.arn,
+                            },
+                        }))
+                        .ok(),
+                    );
                     let packed = out
                         .packed_policy_size
                         .map(|n| format!("    <PackedPolicySize>{n}</PackedPolicySize>\n"))
@@ -234,42 +318,36 @@ pub(crate) async fn handle(
                         )
                         .as_bytes(),
                     );
-                    xml_response(200, rid, body)
+                    Ok(xml_response(200, rid, body))
                 }
                 Err(e) => {
                     let msg = e.to_string();
-                    match e {
-                        StsError::AccessDenied { .. } => {
-                            error(403, "AccessDenied", true, &msg, rid)
-                        }
-                        StsError::Validation(_) => error(400, "ValidationError", true, &msg, rid),
+                    Err(match e {
+                        StsError::AccessDenied { .. } => error(403, "AccessDenied", true, &msg),
+                        StsError::Validation(_) => error(400, "ValidationError", true, &msg),
                         StsError::MalformedPolicy(_) => {
-                            error(400, "MalformedPolicyDocument", true, &msg, rid)
+                            error(400, "MalformedPolicyDocument", true, &msg)
                         }
                         StsError::PackedPolicyTooLarge => {
-                            error(400, "PackedPolicyTooLarge", true, &msg, rid)
+                            error(400, "PackedPolicyTooLarge", true, &msg)
                         }
                         StsError::Internal(cause) => {
                             tracing::error!(request_id = rid, error = ?cause, "internal error in STS");
-                            error(
-                                500,
-                                "InternalFailure",
-                                false,
-                                "An internal error occurred.",
-                                rid,
-                            )
+                            error(500, "InternalFailure", false, "An internal error occurred.")
                         }
-                    }
+                    })
                 }
             }
         }
-        other => error(
-            400,
-            "InvalidAction",
-            true,
-            &format!("Could not find operation {other} for version 2011-06-15"),
-            rid,
-        ),
+        other => {
+            audit.unknown_operation(Some(other));
+            Err(error(
+                400,
+                "InvalidAction",
+                true,
+                &format!("Could not find operation {other} for version 2011-06-15"),
+            ))
+        }
     }
 }
 

@@ -228,6 +228,12 @@ impl Kms {
         .map_err(|d| Self::denied(caller, action, resource, d))
     }
 
+    /// Decide an action of another service on no resource (CloudTrail's
+    /// `LookupEvents`): the caller's identity policies alone.
+    pub fn authorize_caller(&self, caller: &Caller, action: Action) -> Result<(), ServiceError> {
+        self.authorize_identity(caller, action, "*", &Ask::default())
+    }
+
     /// Decide an action on a key: the key policy, the caller's policies,
     /// then the key's grants (and those named by grant tokens).
     pub(crate) async fn authorize_key(
@@ -237,6 +243,8 @@ impl Kms {
         key: &KeyView<'_>,
         ask: &Ask<'_>,
     ) -> Result<Allowed, ServiceError> {
+        // The key is the request's resource, whatever the decision.
+        caller.notes.key(key.arn);
         let principal = &caller.identity.principal;
         if principal.account != key.locator.account && !action.cross_account() {
             return Err(Self::denied(

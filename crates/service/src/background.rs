@@ -66,6 +66,12 @@ impl Kms {
     async fn sweep_due(&self) -> Result<SweepReport, ServiceError> {
         let now = self.clock.now();
         let mut report = SweepReport::default();
+        if !self.trail.healthy() {
+            // Nothing is changed that could not be recorded; due keys stay
+            // due and are handled at a later sweep.
+            tracing::warn!("audit trail not writable: deletions and rotations wait");
+            return Ok(report);
+        }
         let mut failed = std::collections::HashSet::new();
         for _ in 0..MAX_BATCHES {
             // Failed keys stay due, and due keys come oldest first: ask for
@@ -113,6 +119,7 @@ impl Kms {
                     self.cache.invalidate(loc);
                     self.cache.invalidate_aliases_of(loc);
                     tracing::info!(key = %loc.arn(), "key deleted at the end of its waiting period");
+                    self.record_service_event(loc, "DeleteKey", None).await;
                     Ok(Outcome::Deleted)
                 }
                 Err(StoreError::Conflict | StoreError::NotFound) => Ok(Outcome::Nothing),
@@ -122,6 +129,7 @@ impl Kms {
         if !rec.rotation_due(now) {
             return Ok(Outcome::Nothing);
         }
+        let previous_material = rec.current().material_id.clone();
         let (material_id, wrapped) = self.new_material(loc, rec.next_version_number())?;
         let next = rec.rotate(
             now,
@@ -133,10 +141,33 @@ impl Kms {
             Ok(()) => {
                 self.cache.invalidate(loc);
                 tracing::info!(key = %loc.arn(), version = next.current().number, "key rotated automatically");
+                let details = serde_json::json!({
+                    "rotationType": "AUTOMATIC",
+                    "keyOrigin": trent_proto::ModelEnum::as_str(next.origin),
+                    "previousKeyMaterialId": previous_material,
+                    "currentKeyMaterialId": next.current().material_id,
+                });
+                self.record_service_event(loc, "RotateKey", Some(details))
+                    .await;
                 Ok(Outcome::Rotated)
             }
             Err(StoreError::Conflict | StoreError::NotFound) => Ok(Outcome::Nothing),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Record a service event for work already done: a failure cannot undo
+    /// it, so it is logged (with what the event would have said) and the
+    /// trail reports itself unhealthy, which refuses further changes until
+    /// it can write again.
+    async fn record_service_event(
+        &self,
+        loc: &trent_core::ids::KeyLocator,
+        name: &str,
+        details: Option<serde_json::Value>,
+    ) {
+        if let Err(e) = self.service_event(loc, name, details).await {
+            tracing::error!(key = %loc.arn(), event = name, error = %e, "audit: the service event could not be recorded");
         }
     }
 

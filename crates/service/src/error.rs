@@ -253,6 +253,9 @@ pub enum InternalError {
     /// A blocking task panicked.
     #[error("task: {0}")]
     Task(#[source] tokio::task::JoinError),
+    /// The audit trail could not record the request.
+    #[error("audit: {0}")]
+    Audit(#[source] trent_audit::AuditError),
 }
 
 impl From<KeyError> for ServiceError {

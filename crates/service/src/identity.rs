@@ -16,6 +16,9 @@ pub struct Identity {
     pub policies: Vec<Arc<CompiledPolicy>>,
     /// A role session's session policy.
     pub session_policy: Option<Arc<CompiledPolicy>>,
+    /// When a role session's credentials were issued (the audit trail's
+    /// `sessionContext.attributes.creationDate`).
+    pub session_issued_at: Option<trent_core::Millis>,
 }
 
 impl Identity {
@@ -25,6 +28,7 @@ impl Identity {
             principal: Principal::root(account),
             policies: Vec::new(),
             session_policy: None,
+            session_issued_at: None,
         }
     }
 }
@@ -144,6 +148,7 @@ impl Directory {
             },
             policies,
             session_policy: None,
+            session_issued_at: None,
         }
     }
 
@@ -171,6 +176,7 @@ impl Directory {
             },
             policies: role.map(|r| r.policies.clone()).unwrap_or_default(),
             session_policy,
+            session_issued_at: None,
         }
     }
 }

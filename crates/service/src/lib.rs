@@ -11,6 +11,7 @@
 //! It refuses: HTTP, JSON bodies and SigV4; requests arrive as `trent-proto`
 //! types with their wire constraints already checked, plus a [`Caller`].
 
+pub mod audit;
 mod authz;
 pub mod background;
 pub mod cache;
@@ -50,6 +51,50 @@ pub struct Caller {
     pub source_ip: Option<std::net::IpAddr>,
     /// `aws:SecureTransport`: the request came over TLS.
     pub secure_transport: bool,
+    /// The request's audit event id (`eventID`; GetKeyLastUsage's
+    /// `CloudTrailEventId`).
+    pub event_id: String,
+    /// What the service notes for the request's audit event.
+    pub notes: Arc<AuditNotes>,
+}
+
+/// What the service learns while it handles a request and the request's
+/// audit event records: the keys it acted on (`resources`). The HTTP layer
+/// builds the event from these and what it knows itself, so no operation
+/// builds an event.
+#[derive(Debug, Default)]
+pub struct AuditNotes {
+    keys: std::sync::Mutex<Vec<Arc<str>>>,
+    material: std::sync::Mutex<Option<Arc<str>>>,
+}
+
+impl AuditNotes {
+    /// Note a key the request acted on (its ARN).
+    pub fn key(&self, arn: &str) {
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if !keys.iter().any(|k| &**k == arn) {
+            keys.push(arn.into());
+        }
+    }
+
+    /// Note the key material a cryptographic operation used
+    /// (`additionalEventData.keyMaterialId`).
+    pub fn key_material(&self, id: &Arc<str>) {
+        *self.material.lock().unwrap_or_else(|e| e.into_inner()) = Some(id.clone());
+    }
+
+    /// The key material noted.
+    pub fn material(&self) -> Option<Arc<str>> {
+        self.material
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The keys noted, in order.
+    pub fn keys(&self) -> Vec<Arc<str>> {
+        self.keys.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 impl Caller {
@@ -69,6 +114,8 @@ impl Caller {
             identity,
             source_ip: None,
             secure_transport: false,
+            event_id: String::new(),
+            notes: Arc::default(),
         }
     }
 }
@@ -86,6 +133,9 @@ pub enum StartupError {
     /// The crypto provider failed.
     #[error("the crypto provider failed")]
     Crypto(#[source] trent_core::CryptoError),
+    /// The audit trail could not be opened.
+    #[error(transparent)]
+    Audit(trent_audit::AuditError),
 }
 
 /// Tunables and configuration.
@@ -95,6 +145,8 @@ pub struct Settings {
     pub cache_capacity: usize,
     /// The IAM users and roles (for AssumeRole and role sessions).
     pub directory: Arc<Directory>,
+    /// Where this node writes its audit trail (`None`: audit off).
+    pub audit: Option<trent_audit::TrailConfig>,
 }
 
 impl Default for Settings {
@@ -102,6 +154,7 @@ impl Default for Settings {
         Settings {
             cache_capacity: 1_000_000,
             directory: Arc::default(),
+            audit: None,
         }
     }
 }
@@ -130,6 +183,10 @@ pub struct Kms {
     /// `background`). True at start: a crash may have come between a
     /// deletion and its purge.
     purge_pending: std::sync::atomic::AtomicBool,
+    /// This node's audit trail.
+    trail: Arc<trent_audit::Trail>,
+    /// The audit signing key's public half (DER `SubjectPublicKeyInfo`).
+    audit_public_key: Vec<u8>,
 }
 
 /// How many times a compare-and-swap update is retried before giving up.
@@ -192,6 +249,12 @@ impl Kms {
             .unwrap_or(now);
         let session_key =
             Self::session_key(store.as_ref(), provider.as_ref(), root.as_ref()).await?;
+        let signer = audit::signing_key(store.as_ref(), provider.as_ref(), root.as_ref()).await?;
+        let audit_public_key = signer.public_key_der();
+        let trail = match settings.audit.clone() {
+            Some(cfg) => trent_audit::Trail::open(cfg, signer).map_err(StartupError::Audit)?,
+            None => trent_audit::Trail::disabled(),
+        };
         Ok(Kms {
             store,
             provider,
@@ -203,7 +266,19 @@ impl Kms {
             usage: Arc::default(),
             tracking_start,
             purge_pending: std::sync::atomic::AtomicBool::new(true),
+            trail: Arc::new(trail),
+            audit_public_key,
         })
+    }
+
+    /// This node's audit trail.
+    pub fn trail(&self) -> &Arc<trent_audit::Trail> {
+        &self.trail
+    }
+
+    /// The audit signing key's public half (DER `SubjectPublicKeyInfo`).
+    pub fn audit_public_key(&self) -> &[u8] {
+        &self.audit_public_key
     }
 
     /// The clock the service runs on.

@@ -48,6 +48,9 @@ pub struct SessionClaims {
     pub account: AccountId,
     /// When the credentials stop working.
     pub expires_at: Millis,
+    /// When they were issued (0 in tokens issued before this was kept).
+    #[serde(default)]
+    pub issued_at: Millis,
     /// The session policy's text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
@@ -249,6 +252,7 @@ impl Kms {
                 PolicyKind::Identity,
             )));
         }
+        identity.session_issued_at = (claims.issued_at > 0).then_some(claims.issued_at);
         identity
     }
 
@@ -355,7 +359,8 @@ impl Kms {
         .map_err(|_| denied())?;
         let access_key_id = format!("ASIA{}", self.base32(16)?);
         let secret = Zeroizing::new(self.secret_key()?);
-        let expires_at = self.clock.now() + i64::from(duration) * 1000;
+        let issued_at = self.clock.now();
+        let expires_at = issued_at + i64::from(duration) * 1000;
         let claims = SessionClaims {
             access_key_id: access_key_id.clone(),
             secret: secret.clone(),
@@ -363,6 +368,7 @@ impl Kms {
             session_name: session.clone(),
             account: role_account.clone(),
             expires_at,
+            issued_at,
             policy: r.policy.clone(),
         };
         let session_token = self.seal_claims(&claims)?;

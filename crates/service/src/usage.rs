@@ -24,6 +24,7 @@ impl UsageTracker {
         operation: KeyLastUsageTrackingOperation,
         at: Millis,
         request_id: &str,
+        event_id: &str,
     ) {
         let mut g = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         match g.get_mut(loc) {
@@ -32,6 +33,8 @@ impl UsageTracker {
                 u.at = at;
                 u.request_id.clear();
                 u.request_id.push_str(request_id);
+                u.event_id.clear();
+                u.event_id.push_str(event_id);
             }
             Some(_) => {}
             None => {
@@ -42,6 +45,7 @@ impl UsageTracker {
                         operation,
                         at,
                         request_id: request_id.to_string(),
+                        event_id: event_id.to_string(),
                     },
                 );
             }
@@ -66,7 +70,7 @@ impl UsageTracker {
     /// Put back records whose flush failed (newer ones win).
     pub fn restore(&self, records: Vec<UsageRecord>) {
         for r in records {
-            self.record(&r.locator, r.operation, r.at, &r.request_id);
+            self.record(&r.locator, r.operation, r.at, &r.request_id, &r.event_id);
         }
     }
 }

@@ -332,6 +332,7 @@ async fn delete_cascades(s: &dyn KeyStore) {
         operation: KeyLastUsageTrackingOperation::Encrypt,
         at: 5,
         request_id: "r".into(),
+        event_id: String::new(),
     }])
     .await
     .expect("usage");
@@ -489,6 +490,7 @@ async fn usage(s: &dyn KeyStore) {
         operation: op,
         at,
         request_id: format!("req-{at}"),
+        event_id: format!("evt-{at}"),
     };
     s.record_usage(&[u(10, KeyLastUsageTrackingOperation::Encrypt)])
         .await
@@ -519,6 +521,7 @@ async fn usage(s: &dyn KeyStore) {
         operation: KeyLastUsageTrackingOperation::Encrypt,
         at: 1,
         request_id: "x".into(),
+        event_id: String::new(),
     }])
     .await
     .expect("usage");

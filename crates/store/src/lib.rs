@@ -56,6 +56,8 @@ pub struct UsageRecord {
     pub at: Millis,
     /// The request id of that request.
     pub request_id: String,
+    /// Its audit event id (empty if none was recorded).
+    pub event_id: String,
 }
 
 /// What [`KeyStore::insert_grant`] did.

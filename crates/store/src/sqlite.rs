@@ -27,7 +27,7 @@ use trent_core::key::KeyRecord;
 use trent_core::Millis;
 use trent_proto::{KeyLastUsageTrackingOperation, ModelEnum};
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 // `keys` is a rowid table: its rows (a JSON record of about 1.5 KB, with the
 // key policy) are larger than a twentieth of a page, where SQLite's
@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS key_usage (
     operation  TEXT NOT NULL,
     at         INTEGER NOT NULL,
     request_id TEXT NOT NULL,
+    event_id   TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (region, account, key_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS grants (
@@ -157,6 +158,13 @@ impl SqliteStore {
             // the file exactly as it was.
             let tx = conn.unchecked_transaction().map_err(backend)?;
             tx.execute_batch(SCHEMA).map_err(backend)?;
+            if (1..3).contains(&version) {
+                // Version 3 keeps the audit event id of a key's last use.
+                tx.execute_batch(
+                    "ALTER TABLE key_usage ADD COLUMN event_id TEXT NOT NULL DEFAULT ''",
+                )
+                .map_err(backend)?;
+            }
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(backend)?;
             tx.commit().map_err(backend)?;
@@ -637,11 +645,12 @@ impl KeyStore for SqliteStore {
                 let l = &u.locator;
                 exec(
                     &tx,
-                    "INSERT INTO key_usage (region, account, key_id, operation, at, request_id)
-                     SELECT ?1, ?2, ?3, ?4, ?5, ?6
+                    "INSERT INTO key_usage (region, account, key_id, operation, at, request_id, event_id)
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
                      WHERE EXISTS (SELECT 1 FROM keys WHERE region = ?1 AND account = ?2 AND key_id = ?3)
                      ON CONFLICT (region, account, key_id) DO UPDATE
-                     SET operation = excluded.operation, at = excluded.at, request_id = excluded.request_id
+                     SET operation = excluded.operation, at = excluded.at,
+                         request_id = excluded.request_id, event_id = excluded.event_id
                      WHERE excluded.at >= key_usage.at",
                     params![
                         l.region.as_str(),
@@ -649,7 +658,8 @@ impl KeyStore for SqliteStore {
                         l.key_id.to_string(),
                         u.operation.as_str(),
                         u.at,
-                        u.request_id
+                        u.request_id,
+                        u.event_id
                     ],
                 )
                 .map_err(backend)?;
@@ -662,21 +672,22 @@ impl KeyStore for SqliteStore {
     async fn get_usage(&self, locator: &KeyLocator) -> Result<Option<UsageRecord>, StoreError> {
         let l = locator.clone();
         self.read(move |c| {
-            let row: Option<(String, i64, String)> = query_row(
+            let row: Option<(String, i64, String, String)> = query_row(
                 c,
-                "SELECT operation, at, request_id FROM key_usage
+                "SELECT operation, at, request_id, event_id FROM key_usage
                      WHERE region = ?1 AND account = ?2 AND key_id = ?3",
                 params![l.region.as_str(), l.account.as_str(), l.key_id.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()
             .map_err(backend)?;
-            Ok(row.and_then(|(op, at, request_id)| {
+            Ok(row.and_then(|(op, at, request_id, event_id)| {
                 Some(UsageRecord {
                     locator: l.clone(),
                     operation: KeyLastUsageTrackingOperation::parse(&op)?,
                     at,
                     request_id,
+                    event_id,
                 })
             }))
         })

@@ -53,6 +53,7 @@ actions! {
     UpdateCustomKeyStore = "kms", UpdateKeyDescription = "kms", UpdatePrimaryRegion = "kms",
     Verify = "kms", VerifyMac = "kms",
     AssumeRole = "sts", GetCallerIdentity = "sts",
+    LookupEvents = "cloudtrail",
 }
 
 impl Action {

@@ -17,10 +17,12 @@ fn alias_name(v: &mut Validator, value: &Option<String>) {
 }
 
 /// CreateAlias and UpdateAlias.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct AliasRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub alias_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub target_key_id: Option<String>,
 }
 
@@ -32,9 +34,10 @@ impl Validate for AliasRequest {
 }
 
 /// DeleteAlias.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct DeleteAliasRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub alias_name: Option<String>,
 }
 
@@ -45,11 +48,14 @@ impl Validate for DeleteAliasRequest {
 }
 
 /// ListAliases.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct ListAliasesRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub marker: Option<String>,
 }
 

@@ -49,14 +49,20 @@ fn dry_run_modifiers(v: &mut Validator, m: Option<&[WireEnum<DryRunModifierType>
 }
 
 /// Encrypt.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct EncryptRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    #[serde(skip_serializing)]
     pub plaintext: Option<SecretBlob>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption_context: Option<EncryptionContext>,
+    #[serde(skip_serializing)]
     pub grant_tokens: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption_algorithm: Option<WireEnum<EncryptionAlgorithmSpec>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
 }
 
@@ -85,16 +91,24 @@ pub struct EncryptResponse {
 }
 
 /// Decrypt.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct DecryptRequest {
+    #[serde(skip_serializing)]
     pub ciphertext_blob: Option<Blob>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption_context: Option<EncryptionContext>,
+    #[serde(skip_serializing)]
     pub grant_tokens: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption_algorithm: Option<WireEnum<EncryptionAlgorithmSpec>>,
+    #[serde(skip_serializing)]
     pub recipient: Option<RecipientInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run_modifiers: Option<Vec<WireEnum<DryRunModifierType>>>,
 }
 
@@ -128,18 +142,28 @@ pub struct DecryptResponse {
 }
 
 /// ReEncrypt.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct ReEncryptRequest {
+    #[serde(skip_serializing)]
     pub ciphertext_blob: Option<Blob>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source_encryption_context: Option<EncryptionContext>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub destination_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub destination_encryption_context: Option<EncryptionContext>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source_encryption_algorithm: Option<WireEnum<EncryptionAlgorithmSpec>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub destination_encryption_algorithm: Option<WireEnum<EncryptionAlgorithmSpec>>,
+    #[serde(skip_serializing)]
     pub grant_tokens: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run_modifiers: Option<Vec<WireEnum<DryRunModifierType>>>,
 }
 
@@ -183,15 +207,22 @@ pub struct ReEncryptResponse {
 }
 
 /// GenerateDataKey and GenerateDataKeyWithoutPlaintext.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct GenerateDataKeyRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption_context: Option<EncryptionContext>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub number_of_bytes: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_spec: Option<WireEnum<DataKeySpec>>,
+    #[serde(skip_serializing)]
     pub grant_tokens: Option<Vec<String>>,
+    #[serde(skip_serializing)]
     pub recipient: Option<RecipientInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
 }
 
@@ -225,11 +256,14 @@ pub struct GenerateDataKeyWithoutPlaintextResponse {
 }
 
 /// GenerateRandom.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct GenerateRandomRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub number_of_bytes: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_key_store_id: Option<String>,
+    #[serde(skip_serializing)]
     pub recipient: Option<RecipientInfo>,
 }
 

@@ -45,18 +45,28 @@ pub struct GrantConstraints {
 }
 
 /// CreateGrant.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct CreateGrantRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub grantee_principal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub retiring_principal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub operations: Option<Vec<WireEnum<GrantOperation>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub constraints: Option<GrantConstraints>,
+    #[serde(skip_serializing)]
     pub grant_tokens: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub grantee_service_principal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub retiring_service_principal: Option<String>,
 }
 
@@ -100,14 +110,20 @@ pub struct CreateGrantResponse {
 }
 
 /// ListGrants.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct ListGrantsRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub marker: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub grant_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub grantee_principal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub grantee_service_principal: Option<String>,
 }
 
@@ -154,12 +170,16 @@ pub struct ListGrantsResponse {
 }
 
 /// ListRetirableGrants.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct ListRetirableGrantsRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub marker: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub retiring_principal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub retiring_service_principal: Option<String>,
 }
 
@@ -176,12 +196,16 @@ impl Validate for ListRetirableGrantsRequest {
 }
 
 /// RetireGrant.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct RetireGrantRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub grant_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub grant_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
 }
 
@@ -194,11 +218,14 @@ impl Validate for RetireGrantRequest {
 }
 
 /// RevokeGrant.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct RevokeGrantRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub grant_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
 }
 

@@ -31,19 +31,30 @@ pub(crate) fn tags(v: &mut Validator, member: &str, tags: Option<&[Tag]>) {
 }
 
 /// CreateKey.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct CreateKeyRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_usage: Option<WireEnum<KeyUsageType>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_master_key_spec: Option<WireEnum<CustomerMasterKeySpec>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_spec: Option<WireEnum<KeySpec>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<WireEnum<OriginType>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_key_store_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bypass_policy_lockout_safety_check: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<Tag>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub multi_region: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub xks_key_id: Option<String>,
 }
 
@@ -135,10 +146,12 @@ pub struct CreateKeyResponse {
 }
 
 /// DescribeKey.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct DescribeKeyRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    #[serde(skip_serializing)]
     pub grant_tokens: Option<Vec<String>>,
 }
 
@@ -157,11 +170,14 @@ pub struct DescribeKeyResponse {
 }
 
 /// ListKeys.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct ListKeysRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub marker: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_owners: Option<Vec<WireEnum<ResourceOwnerType>>>,
 }
 
@@ -194,9 +210,10 @@ pub struct ListKeysResponse {
 /// A request whose only member is a required `KeyId`: EnableKey, DisableKey,
 /// CancelKeyDeletion, DisableKeyRotation, GetKeyRotationStatus,
 /// RotateKeyOnDemand, GetKeyLastUsage.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct KeyIdRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
 }
 
@@ -215,10 +232,12 @@ pub struct KeyIdResponse {
 }
 
 /// UpdateKeyDescription.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct UpdateKeyDescriptionRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 
@@ -231,10 +250,12 @@ impl Validate for UpdateKeyDescriptionRequest {
 }
 
 /// ScheduleKeyDeletion.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct ScheduleKeyDeletionRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_window_in_days: Option<i64>,
 }
 

@@ -7,10 +7,12 @@ use crate::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// EnableKeyRotation.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct EnableKeyRotationRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rotation_period_in_days: Option<i64>,
 }
 
@@ -41,12 +43,16 @@ pub struct GetKeyRotationStatusResponse {
 }
 
 /// ListKeyRotations.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct ListKeyRotationsRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub include_key_material: Option<WireEnum<IncludeKeyMaterial>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub marker: Option<String>,
 }
 

@@ -193,8 +193,13 @@ impl Kms {
     }
 
     fn used(&self, caller: &Caller, key: &HotKey, op: KeyLastUsageTrackingOperation) {
-        self.usage
-            .record(&key.locator, op, self.clock.now(), &caller.request_id);
+        self.usage.record(
+            &key.locator,
+            op,
+            self.clock.now(),
+            &caller.request_id,
+            &caller.event_id,
+        );
     }
 
     /// Encrypt.
@@ -216,7 +221,8 @@ impl Kms {
             return Err(ServiceError::DryRun);
         }
         let plaintext = r.plaintext.unwrap_or_default();
-        let (blob, _) = self.seal(&key, &r.encryption_context, &plaintext.0)?;
+        let (blob, version) = self.seal(&key, &r.encryption_context, &plaintext.0)?;
+        caller.notes.key_material(&version.material_id);
         self.used(caller, &key, KeyLastUsageTrackingOperation::Encrypt);
         Ok(EncryptResponse {
             ciphertext_blob: Blob(blob),
@@ -283,6 +289,7 @@ impl Kms {
         if r.dry_run == Some(true) {
             return Err(ServiceError::DryRun);
         }
+        caller.notes.key_material(&opened.material_id);
         self.used(caller, &opened.key, KeyLastUsageTrackingOperation::Decrypt);
         Ok(DecryptResponse {
             key_id: opened.key.arn.clone(),
@@ -400,6 +407,7 @@ impl Kms {
         self.provider.fill_random(&mut data_key)?;
         let (blob, version) = self.seal(&key, &r.encryption_context, &data_key)?;
         let material_id = version.material_id.clone();
+        caller.notes.key_material(&material_id);
         Ok((key, data_key, blob, material_id))
     }
 

@@ -454,7 +454,7 @@ impl Kms {
                 .map(|u| KeyLastUsageData {
                     operation: Some(u.operation),
                     timestamp: Some(Timestamp::from_millis(u.at)),
-                    cloud_trail_event_id: None,
+                    cloud_trail_event_id: (!u.event_id.is_empty()).then_some(u.event_id),
                     kms_request_id: Some(u.request_id),
                 })
                 .unwrap_or_default(),

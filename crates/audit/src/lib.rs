@@ -1,0 +1,81 @@
+//! `trent-audit`: the audit trail.
+//!
+//! It owns: the audit event (CloudTrail's record shape), the record line
+//! that chains each event to the one before it by SHA-256, the writer that
+//! makes a batch of events durable with one `fdatasync` before any of their
+//! requests is answered (group commit), segment files and their rotation,
+//! signed digest files, offline verification of all of it, and the search
+//! index behind CloudTrail's `LookupEvents` and `trent audit search`.
+//!
+//! It refuses: building events from requests (the server does that, in one
+//! place, from the request context), any network protocol, and holding key
+//! material (the digest signer is a [`trent_core`]-style signing key object
+//! handed in by the caller; this crate only sees its public half when
+//! verifying).
+//!
+//! Formats are documented in `docs/audit.md`. Hashing uses aws-lc-rs
+//! directly: hashing and verifying public records is not a key-management
+//! operation, so it does not go through the crypto provider (the same
+//! choice as `trent-sigv4`).
+
+#![forbid(unsafe_code)]
+
+pub mod chain;
+pub mod digest;
+pub mod event;
+pub mod index;
+pub mod search;
+pub mod sink;
+pub mod verify;
+mod writer;
+
+pub use digest::Signer;
+pub use event::{Event, Resource, SessionContext, UserIdentity};
+pub use writer::{AuditError, Trail, TrailConfig};
+
+/// File names: `<node>.<first seq, 20 digits>.<UTC time>.jsonl`.
+pub const SEGMENT_SUFFIX: &str = ".jsonl";
+/// Index files sit beside their segment: `<segment>.idx`.
+pub const INDEX_SUFFIX: &str = ".idx";
+/// Digests live in `<node dir>/digests/`.
+pub const DIGEST_DIR: &str = "digests";
+
+/// Whether `name` is a usable node name: it appears in file names and in
+/// every record, so it is kept to `[A-Za-z0-9._-]`, 1 to 64 characters.
+pub fn valid_node_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// `2026-12-02T19:00:00Z` for milliseconds since the epoch (CloudTrail's
+/// `eventTime` has whole seconds).
+pub fn iso_seconds(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// `20261202T190000Z`, for file names.
+pub fn compact_time(ms: i64) -> String {
+    iso_seconds(ms).replace(['-', ':'], "")
+}
+
+/// Milliseconds since the epoch, by the system clock.
+pub fn now_ms() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}

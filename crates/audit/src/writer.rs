@@ -1,0 +1,749 @@
+//! The writer: one thread per trail owns the segment file. Requests hand it
+//! their serialized events and wait; it takes everything that has queued up,
+//! chains and appends it with one `write`, makes it durable with one
+//! `fdatasync`, and only then releases the waiting requests (group commit:
+//! under load a batch holds as many events as requests arrived during the
+//! previous sync, so durability costs one sync per batch, not per request).
+//!
+//! If a write or sync fails, every request of the batch gets an error (the
+//! server answers `KMSInternalException`: nothing is answered unrecorded),
+//! the segment is cut back to its last durable byte, the trail reports
+//! itself unhealthy (the server then refuses changes before making them),
+//! and the next batch tries again.
+
+use crate::chain::{self, Hash, GENESIS};
+use crate::digest::{self, DigestBody, SegmentDigest, Signer};
+use crate::event::{Event, Facts};
+use crate::index::{self, Entry};
+use crate::sink::Sinks;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Where and how a node writes its trail.
+#[derive(Debug, Clone)]
+pub struct TrailConfig {
+    /// The audit directory; this node writes in `<dir>/<node>/`.
+    pub dir: PathBuf,
+    /// This node's name (see [`crate::valid_node_name`]).
+    pub node: String,
+    /// Close a segment at this size.
+    pub segment_max_bytes: u64,
+    /// Close a segment at this age.
+    pub segment_max_age: Duration,
+    /// Make a digest at least this often.
+    pub digest_interval: Duration,
+    /// Where committed events are copied as well (stdout, syslog).
+    pub sinks: Vec<crate::sink::SinkConfig>,
+}
+
+/// Why the trail could not record.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuditError {
+    /// Writing or syncing failed (disk full, permissions, I/O error).
+    #[error("the audit trail cannot be written ({path}): {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    /// The trail was closed (the server is stopping).
+    #[error("the audit trail is closed")]
+    Closed,
+    /// The last write failed; changes are refused until one succeeds.
+    #[error("the audit trail's last write failed; changes are refused until it can write again")]
+    Unavailable,
+    /// The event could not be serialized.
+    #[error("the audit event could not be serialized")]
+    Serialize,
+    /// The digest signing key failed.
+    #[error(transparent)]
+    Sign(#[from] digest::SignError),
+    /// What is on disk cannot be continued.
+    #[error("the audit trail in {path} cannot be continued: {reason}")]
+    Corrupt {
+        /// The directory or file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> AuditError {
+    AuditError::Io {
+        path: path.to_path_buf(),
+        source: Arc::new(e),
+    }
+}
+
+struct Pending {
+    record: Vec<u8>,
+    facts: Facts,
+    done: oneshot::Sender<Result<(), AuditError>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    pending: Vec<Pending>,
+    shutdown: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    healthy: AtomicBool,
+    committed: AtomicU64,
+}
+
+/// A node's audit trail (or none: audit off).
+pub struct Trail {
+    shared: Option<Arc<Shared>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    node_dir: PathBuf,
+}
+
+impl std::fmt::Debug for Trail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trail")
+            .field("enabled", &self.shared.is_some())
+            .field("node_dir", &self.node_dir)
+            .finish()
+    }
+}
+
+impl Trail {
+    /// No trail: every event is dropped. Only for measuring what the trail
+    /// costs (`[audit] enabled = false`).
+    pub fn disabled() -> Trail {
+        Trail {
+            shared: None,
+            thread: Mutex::new(None),
+            node_dir: PathBuf::new(),
+        }
+    }
+
+    /// Open (or create) this node's trail and start its writer: a torn last
+    /// record left by a crash is cut off (it was never acknowledged), the
+    /// chain continues from the last complete record in a new segment, and
+    /// records that no digest covers yet get one now.
+    pub fn open(cfg: TrailConfig, signer: Arc<dyn Signer>) -> Result<Trail, AuditError> {
+        if !crate::valid_node_name(&cfg.node) {
+            return Err(AuditError::Corrupt {
+                path: cfg.dir.clone(),
+                reason: format!("node name {:?} is not 1 to 64 of [A-Za-z0-9._-]", cfg.node),
+            });
+        }
+        let node_dir = cfg.dir.join(&cfg.node);
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(node_dir.join(crate::DIGEST_DIR))
+            .map_err(|e| io_error(&node_dir, e))?;
+        let mut writer = Writer::recover(cfg, node_dir.clone(), signer)?;
+        writer.digest_if_new()?;
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            healthy: AtomicBool::new(true),
+            committed: AtomicU64::new(writer.seq),
+        });
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || writer.run(&s))
+            .map_err(|e| io_error(&node_dir, e))?;
+        Ok(Trail {
+            shared: Some(shared),
+            thread: Mutex::new(Some(thread)),
+            node_dir,
+        })
+    }
+
+    /// Whether audit is on.
+    pub fn enabled(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// Whether the last write succeeded. While it is false the server
+    /// refuses requests that would change something, before changing it.
+    pub fn healthy(&self) -> bool {
+        self.shared
+            .as_ref()
+            .is_none_or(|s| s.healthy.load(Ordering::Relaxed))
+    }
+
+    /// The node's directory.
+    pub fn node_dir(&self) -> &Path {
+        &self.node_dir
+    }
+
+    /// The audit directory (every node's trail; what search reads), if the
+    /// trail is on.
+    pub fn root_dir(&self) -> Option<&Path> {
+        self.shared.as_ref()?;
+        self.node_dir.parent()
+    }
+
+    /// The sequence number of the last durable record.
+    pub fn committed(&self) -> u64 {
+        self.shared
+            .as_ref()
+            .map_or(0, |s| s.committed.load(Ordering::Acquire))
+    }
+
+    /// Record `event`; returns once it is on stable storage.
+    pub async fn record(&self, event: &Event) -> Result<(), AuditError> {
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        let record = serde_json::to_vec(event).map_err(|_| AuditError::Serialize)?;
+        let (done, wait) = oneshot::channel();
+        {
+            let mut q = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+            if q.shutdown {
+                return Err(AuditError::Closed);
+            }
+            q.pending.push(Pending {
+                record,
+                facts: event.facts(),
+                done,
+            });
+        }
+        shared.wake.notify_one();
+        wait.await.unwrap_or(Err(AuditError::Closed))
+    }
+
+    /// Stop the writer after the events already queued, closing the
+    /// segment with a final digest.
+    pub fn close(&self) {
+        if let Some(shared) = &self.shared {
+            shared
+                .queue
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .shutdown = true;
+            shared.wake.notify_one();
+        }
+        let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Trail {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The segment being appended to.
+struct Open {
+    name: String,
+    path: PathBuf,
+    file: File,
+    idx: Option<File>,
+    len: u64,
+    first_seq: u64,
+    last_seq: u64,
+    opened: Instant,
+    sha: aws_lc_rs::digest::Context,
+}
+
+struct Writer {
+    cfg: TrailConfig,
+    node_dir: PathBuf,
+    signer: Arc<dyn Signer>,
+    public_key: Vec<u8>,
+    /// The last durable record.
+    seq: u64,
+    prev: Hash,
+    /// The last index time (index times never go back).
+    last_time: i64,
+    open: Option<Open>,
+    /// Segments that received records since the last digest and are
+    /// closed (the open one is added when a digest is made).
+    closed_since_digest: Vec<SegmentDigest>,
+    digest_number: u64,
+    digested_seq: u64,
+    previous_digest: Option<(String, String, String)>,
+    last_digest: Instant,
+    /// Cut back a segment after a failed write before the next one.
+    needs_repair: bool,
+    sinks: Sinks,
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// The segments of `node` in `dir`, by first sequence number.
+pub(crate) fn list_segments(dir: &Path, node: &str) -> std::io::Result<Vec<(u64, String)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if let Some(seq) = segment_first_seq(node, &name) {
+            out.push((seq, name));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The first sequence number in a segment file name of `node`.
+pub(crate) fn segment_first_seq(node: &str, name: &str) -> Option<u64> {
+    let rest = name.strip_prefix(node)?.strip_prefix('.')?;
+    let rest = rest.strip_suffix(crate::SEGMENT_SUFFIX)?;
+    let (seq, time) = rest.split_once('.')?;
+    if seq.len() != 20 || time.len() != 16 || !seq.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    seq.parse().ok()
+}
+
+/// The digests of `node` in `dir`, by number.
+pub(crate) fn list_digests(dir: &Path, node: &str) -> std::io::Result<Vec<(u64, String)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if let Some(n) = digest::number_of(node, &name) {
+            out.push((n, name));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+impl Writer {
+    fn recover(
+        cfg: TrailConfig,
+        node_dir: PathBuf,
+        signer: Arc<dyn Signer>,
+    ) -> Result<Writer, AuditError> {
+        let corrupt = |path: &Path, reason: String| AuditError::Corrupt {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let mut segments =
+            list_segments(&node_dir, &cfg.node).map_err(|e| io_error(&node_dir, e))?;
+        let mut seq = 0;
+        let mut prev = GENESIS;
+        let mut last_time = i64::MIN;
+        // The newest segment with a complete record; a torn tail is cut off.
+        while let Some((_, name)) = segments.last().cloned() {
+            let path = node_dir.join(&name);
+            let bytes = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
+            let (lines, end) = chain::complete_lines(&bytes);
+            if end < bytes.len() {
+                tracing::warn!(
+                    file = %path.display(),
+                    bytes = bytes.len() - end,
+                    "audit: cutting off a torn last record (written when the server stopped, never acknowledged)"
+                );
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| io_error(&path, e))?;
+                f.set_len(end as u64).map_err(|e| io_error(&path, e))?;
+                f.sync_all().map_err(|e| io_error(&path, e))?;
+            }
+            let Some((_, last)) = lines.last() else {
+                std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
+                let _ =
+                    std::fs::remove_file(node_dir.join(format!("{name}{}", crate::INDEX_SUFFIX)));
+                segments.pop();
+                continue;
+            };
+            let parsed = chain::parse_line(last)
+                .map_err(|e| corrupt(&path, format!("its last record does not parse: {e}")))?;
+            if parsed.node != cfg.node {
+                return Err(corrupt(
+                    &path,
+                    format!("its last record names node {:?}", parsed.node),
+                ));
+            }
+            seq = parsed.seq;
+            prev = chain::hash(last);
+            // The index of the segment a crash interrupted may be short.
+            let idx = index::rebuild(&bytes[..end]);
+            if let Some(e) = idx.chunks_exact(index::ENTRY_BYTES).last() {
+                last_time = Entry::decode(e).time_ms;
+            }
+            let idx_path = node_dir.join(format!("{name}{}", crate::INDEX_SUFFIX));
+            std::fs::write(&idx_path, idx).map_err(|e| io_error(&idx_path, e))?;
+            break;
+        }
+        // The digest chain.
+        let digest_dir = node_dir.join(crate::DIGEST_DIR);
+        let digests = list_digests(&digest_dir, &cfg.node).map_err(|e| io_error(&digest_dir, e))?;
+        let mut digest_number = 0;
+        let mut digested_seq = 0;
+        let mut previous_digest = None;
+        if let Some((n, name)) = digests.last() {
+            let path = digest_dir.join(name);
+            let bytes = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
+            let parsed = digest::parse(&bytes).map_err(|e| corrupt(&path, e.to_string()))?;
+            if parsed.body.last_seq > seq {
+                return Err(corrupt(
+                    &node_dir,
+                    format!(
+                        "digest {name} covers records up to {} but the trail ends at {seq}; \
+                         records were removed (run `trent audit verify`) and the chain cannot continue",
+                        parsed.body.last_seq
+                    ),
+                ));
+            }
+            use base64::Engine;
+            digest_number = *n;
+            digested_seq = parsed.body.last_seq;
+            previous_digest = Some((
+                name.clone(),
+                digest::sha256_hex(&bytes),
+                base64::engine::general_purpose::STANDARD.encode(&parsed.signature),
+            ));
+        }
+        // Segments written since the last digest (by an earlier run): they
+        // are closed now, since this run starts a new one.
+        let mut closed_since_digest = Vec::new();
+        for (i, (first, name)) in segments.iter().enumerate() {
+            let last_of_this = segments
+                .get(i + 1)
+                .map_or(seq, |(next, _)| next.saturating_sub(1));
+            if last_of_this <= digested_seq || last_of_this < *first {
+                continue;
+            }
+            let path = node_dir.join(name);
+            let bytes = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
+            closed_since_digest.push(SegmentDigest {
+                file: name.clone(),
+                first_seq: *first,
+                last_seq: last_of_this,
+                bytes: bytes.len() as u64,
+                sha256: digest::sha256_hex(&bytes),
+                closed: true,
+            });
+        }
+        let public_key = signer.public_key_der();
+        let sinks = Sinks::start(&cfg.sinks);
+        Ok(Writer {
+            cfg,
+            node_dir,
+            signer,
+            public_key,
+            seq,
+            prev,
+            last_time,
+            open: None,
+            closed_since_digest,
+            digest_number,
+            digested_seq,
+            previous_digest,
+            last_digest: Instant::now(),
+            needs_repair: false,
+            sinks,
+        })
+    }
+
+    fn run(mut self, shared: &Shared) {
+        loop {
+            let (batch, shutdown) = {
+                let mut q = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    if !q.pending.is_empty() || q.shutdown {
+                        break;
+                    }
+                    let wait = self
+                        .cfg
+                        .digest_interval
+                        .saturating_sub(self.last_digest.elapsed())
+                        .max(Duration::from_millis(10));
+                    let (guard, timeout) = shared
+                        .wake
+                        .wait_timeout(q, wait)
+                        .unwrap_or_else(|e| e.into_inner());
+                    q = guard;
+                    if timeout.timed_out() {
+                        break;
+                    }
+                }
+                (std::mem::take(&mut q.pending), q.shutdown)
+            };
+            if !batch.is_empty() {
+                let ok = self.commit(batch);
+                shared.healthy.store(ok, Ordering::Relaxed);
+                shared.committed.store(self.seq, Ordering::Release);
+            }
+            if shutdown {
+                self.close_segment();
+                if let Err(e) = self.make_digest() {
+                    tracing::error!(error = %e, "audit: the final digest could not be written");
+                }
+                return;
+            }
+            if self.last_digest.elapsed() >= self.cfg.digest_interval {
+                if let Err(e) = self.make_digest() {
+                    tracing::error!(error = %e, "audit: the periodic digest could not be written");
+                }
+            }
+        }
+    }
+
+    /// Append and sync one batch; answer its requests. Returns whether it
+    /// was written.
+    fn commit(&mut self, batch: Vec<Pending>) -> bool {
+        match self.write_batch(&batch) {
+            Ok(records) => {
+                for p in batch {
+                    let _ = p.done.send(Ok(()));
+                }
+                self.sinks.send(records);
+                if let Some(open) = &self.open {
+                    let too_big = open.len >= self.cfg.segment_max_bytes;
+                    let too_old = open.opened.elapsed() >= self.cfg.segment_max_age;
+                    if too_big || too_old {
+                        self.close_segment();
+                        if let Err(e) = self.make_digest() {
+                            tracing::error!(error = %e, "audit: the digest at rotation could not be written");
+                        }
+                    }
+                }
+                true
+            }
+            Err(e) => {
+                tracing::error!(
+                    error = %e,
+                    requests = batch.len(),
+                    "audit: cannot write the trail; the requests of this batch fail with KMSInternalException, and changes are refused until a write succeeds"
+                );
+                for p in batch {
+                    let _ = p.done.send(Err(e.clone()));
+                }
+                false
+            }
+        }
+    }
+
+    fn write_batch(&mut self, batch: &[Pending]) -> Result<Vec<Vec<u8>>, AuditError> {
+        if self.needs_repair {
+            self.repair()?;
+        }
+        if self.open.is_none() {
+            self.open_segment()?;
+        }
+        let node = self.cfg.node.clone();
+        let open = self.open.as_mut().ok_or(AuditError::Closed)?;
+        let mut buf = Vec::with_capacity(batch.iter().map(|p| p.record.len() + 128).sum());
+        let mut idx = Vec::with_capacity(batch.len() * index::ENTRY_BYTES);
+        let (mut seq, mut prev, mut last_time) = (self.seq, self.prev, self.last_time);
+        for p in batch {
+            let start = buf.len();
+            seq += 1;
+            prev = chain::write_line(&node, seq, &prev, &p.record, &mut buf);
+            last_time = last_time.max(p.facts.time_ms);
+            let line_len = (buf.len() - start - 1) as u32;
+            Entry::new(&p.facts, last_time, seq, open.len + start as u64, line_len)
+                .encode(&mut idx);
+        }
+        if let Err(e) = open
+            .file
+            .write_all(&buf)
+            .and_then(|()| open.file.sync_data())
+        {
+            let err = io_error(&open.path, e);
+            // Cut back now if possible; otherwise before the next batch.
+            self.needs_repair = self.repair().is_err();
+            return Err(err);
+        }
+        open.sha.update(&buf);
+        open.len += buf.len() as u64;
+        open.last_seq = seq;
+        self.seq = seq;
+        self.prev = prev;
+        self.last_time = last_time;
+        if let Some(f) = &mut open.idx {
+            if let Err(e) = f.write_all(&idx) {
+                // The index is derived data: search rebuilds what it lacks.
+                tracing::warn!(error = %e, file = %open.name, "audit: index write failed; the index of this segment will be rebuilt when searched");
+                open.idx = None;
+            }
+        }
+        Ok(batch.iter().map(|p| p.record.clone()).collect())
+    }
+
+    /// Cut the open segment back to its last durable byte after a failed
+    /// write; if that fails too, leave the segment (its torn tail is never
+    /// acknowledged) and start a new one.
+    fn repair(&mut self) -> Result<(), AuditError> {
+        if let Some(open) = &mut self.open {
+            let r = open
+                .file
+                .set_len(open.len)
+                .and_then(|()| open.file.seek(SeekFrom::End(0)).map(|_| ()));
+            if let Err(e) = r {
+                let err = io_error(&open.path, e);
+                self.close_segment();
+                return Err(err);
+            }
+        }
+        self.needs_repair = false;
+        Ok(())
+    }
+
+    fn open_segment(&mut self) -> Result<(), AuditError> {
+        let first_seq = self.seq + 1;
+        let name = format!(
+            "{}.{first_seq:020}.{}{}",
+            self.cfg.node,
+            crate::compact_time(crate::now_ms()),
+            crate::SEGMENT_SUFFIX
+        );
+        let path = self.node_dir.join(&name);
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .read(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| io_error(&path, e))?;
+        let idx = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(self.node_dir.join(format!("{name}{}", crate::INDEX_SUFFIX)))
+            .ok();
+        sync_dir(&self.node_dir).map_err(|e| io_error(&self.node_dir, e))?;
+        self.open = Some(Open {
+            name,
+            path,
+            file,
+            idx,
+            len: 0,
+            first_seq,
+            last_seq: first_seq - 1,
+            opened: Instant::now(),
+            sha: aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256),
+        });
+        Ok(())
+    }
+
+    /// The open segment as a digest sees it.
+    fn open_summary(&self, closed: bool) -> Option<SegmentDigest> {
+        let open = self.open.as_ref()?;
+        if open.last_seq < open.first_seq {
+            return None;
+        }
+        Some(SegmentDigest {
+            file: open.name.clone(),
+            first_seq: open.first_seq,
+            last_seq: open.last_seq,
+            bytes: open.len,
+            sha256: hex::encode(open.sha.clone().finish().as_ref()),
+            closed,
+        })
+    }
+
+    fn close_segment(&mut self) {
+        if let Some(s) = self.open_summary(true) {
+            if s.last_seq > self.digested_seq {
+                self.closed_since_digest.push(s);
+            }
+        }
+        if let Some(open) = self.open.take() {
+            if open.last_seq < open.first_seq {
+                // Nothing was ever written to it.
+                let _ = std::fs::remove_file(&open.path);
+                let _ = std::fs::remove_file(self.node_dir.join(format!(
+                    "{}{}",
+                    open.name,
+                    crate::INDEX_SUFFIX
+                )));
+            }
+        }
+    }
+
+    /// A digest, if records were written since the last one (at start-up).
+    fn digest_if_new(&mut self) -> Result<(), AuditError> {
+        if self.seq > self.digested_seq || self.digest_number == 0 {
+            self.make_digest()?;
+        }
+        Ok(())
+    }
+
+    fn make_digest(&mut self) -> Result<(), AuditError> {
+        use base64::Engine;
+        let now = crate::now_ms();
+        let mut segments = std::mem::take(&mut self.closed_since_digest);
+        if let Some(s) = self.open_summary(false) {
+            if s.last_seq > self.digested_seq {
+                segments.push(s);
+            }
+        }
+        let number = self.digest_number + 1;
+        let (previous_file, previous_hash, previous_signature) = match &self.previous_digest {
+            Some((f, h, s)) => (Some(f.clone()), Some(h.clone()), Some(s.clone())),
+            None => (None, None, None),
+        };
+        let body = DigestBody {
+            digest_version: digest::DIGEST_VERSION,
+            node: self.cfg.node.clone(),
+            digest_number: number,
+            digest_time: crate::iso_seconds(now),
+            signature_algorithm: self.signer.algorithm().to_string(),
+            public_key: base64::engine::general_purpose::STANDARD.encode(&self.public_key),
+            public_key_fingerprint: digest::sha256_hex(&self.public_key),
+            previous_digest_file: previous_file,
+            previous_digest_hash: previous_hash,
+            previous_digest_signature: previous_signature,
+            first_seq: self.digested_seq + 1,
+            last_seq: self.seq,
+            last_record_hash: hex::encode(self.prev),
+            segments: segments.clone(),
+        };
+        let bytes = digest::render(&body, self.signer.as_ref())?;
+        let dir = self.node_dir.join(crate::DIGEST_DIR);
+        let name = digest::file_name(&self.cfg.node, number, now);
+        let tmp = dir.join(format!(".{name}.tmp"));
+        let write = || -> std::io::Result<()> {
+            let mut f = OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, dir.join(&name))?;
+            sync_dir(&dir)
+        };
+        if let Err(e) = write() {
+            // Keep the segments for the next attempt.
+            self.closed_since_digest = segments.into_iter().filter(|s| s.closed).collect();
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io_error(&dir.join(&name), e));
+        }
+        let signature = digest::parse(&bytes)
+            .map(|p| base64::engine::general_purpose::STANDARD.encode(p.signature))
+            .unwrap_or_default();
+        self.previous_digest = Some((name, digest::sha256_hex(&bytes), signature));
+        self.digest_number = number;
+        self.digested_seq = self.seq;
+        self.last_digest = Instant::now();
+        Ok(())
+    }
+}
+
+/// Read a segment's bytes `[offset, offset + len)`.
+pub(crate) fn read_at(file: &mut File, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    file.seek(SeekFrom::Start(offset))?;
+    file.read_exact(&mut buf)?;
+    Ok(buf)
+}
