@@ -176,7 +176,7 @@ impl Trail {
     pub fn healthy(&self) -> bool {
         self.shared
             .as_ref()
-            .is_none_or(|s| s.healthy.load(Ordering::Relaxed))
+            .is_none_or(|s| s.healthy.load(Ordering::SeqCst))
     }
 
     /// The node's directory.
@@ -476,8 +476,7 @@ impl Writer {
                 (std::mem::take(&mut q.pending), q.shutdown)
             };
             if !batch.is_empty() {
-                let ok = self.commit(batch);
-                shared.healthy.store(ok, Ordering::Relaxed);
+                self.commit(batch, &shared.healthy);
                 shared.committed.store(self.seq, Ordering::Release);
             }
             if shutdown {
@@ -495,11 +494,14 @@ impl Writer {
         }
     }
 
-    /// Append and sync one batch; answer its requests. Returns whether it
-    /// was written.
-    fn commit(&mut self, batch: Vec<Pending>) -> bool {
+    /// Append and sync one batch, note whether that worked in `healthy`,
+    /// then answer its requests: a request that learns of a failure must
+    /// find the trail unhealthy when it (or its client's next request)
+    /// checks before changing something.
+    fn commit(&mut self, batch: Vec<Pending>, healthy: &AtomicBool) {
         match self.write_batch(&batch) {
             Ok(records) => {
+                healthy.store(true, Ordering::SeqCst);
                 for p in batch {
                     let _ = p.done.send(Ok(()));
                 }
@@ -514,9 +516,9 @@ impl Writer {
                         }
                     }
                 }
-                true
             }
             Err(e) => {
+                healthy.store(false, Ordering::SeqCst);
                 tracing::error!(
                     error = %e,
                     requests = batch.len(),
@@ -525,7 +527,6 @@ impl Writer {
                 for p in batch {
                     let _ = p.done.send(Err(e.clone()));
                 }
-                false
             }
         }
     }

@@ -157,6 +157,7 @@ impl RequestAudit {
     /// The context of a request that just arrived.
     pub(crate) fn begin(
         event_id: String,
+        time_ms: i64,
         conn: ConnInfo,
         headers: &http::HeaderMap,
         request_id: &str,
@@ -168,7 +169,7 @@ impl RequestAudit {
             "",
             region.as_deref().unwrap_or("us-east-1"),
             event_id,
-            trent_audit::now_ms(),
+            time_ms,
         );
         event.request_id = Some(request_id.to_string());
         event.source_ip_address = conn.peer.map(|ip| ip.to_string()).unwrap_or_default();
@@ -313,7 +314,18 @@ impl RequestAudit {
         if self.event.event_name.is_empty() {
             self.event.event_name = "UnknownOperation".into();
         }
-        kms.trail().record(&self.event).await
+        let result = kms.trail().record(&self.event).await;
+        if result.is_err() {
+            // The request is answered KMSInternalException, but it may have
+            // changed something before its event failed (the disk filled up
+            // between the check and the write): the event goes to the log,
+            // which holds no secret either, so it is not lost.
+            tracing::error!(
+                event = %serde_json::to_string(&self.event).unwrap_or_default(),
+                "audit: an event that could not be written to the trail"
+            );
+        }
+        result
     }
 }
 

@@ -260,6 +260,7 @@ pub async fn handle(
     let http2 = req.version() == http::Version::HTTP_2;
     let mut audit = RequestAudit::begin(
         state.event_ids.next(),
+        state.kms.clock().now(),
         conn,
         req.headers(),
         &rid,
@@ -320,7 +321,14 @@ pub async fn throttled(
     } else {
         "kms.amazonaws.com"
     };
-    let mut audit = RequestAudit::begin(state.event_ids.next(), conn, req.headers(), &rid, source);
+    let mut audit = RequestAudit::begin(
+        state.event_ids.next(),
+        state.kms.clock().now(),
+        conn,
+        req.headers(),
+        &rid,
+        source,
+    );
     match route(&req.into_parts().0) {
         Ok(op) => audit.operation(op.name()),
         Err(_) => audit.unknown_operation(None),
@@ -686,6 +694,7 @@ pub async fn run_operation(
     // Fuzzing and in-process measurement: the event is built, not written.
     let mut audit = RequestAudit::begin(
         format!("{}-event", caller.request_id),
+        kms.clock().now(),
         ConnInfo {
             peer: None,
             tls: false,
@@ -880,6 +889,7 @@ mod tests {
             // (the trail is off here: writing it is the trail's own cost).
             let mut audit = RequestAudit::begin(
                 state.event_ids.next(),
+                state.kms.clock().now(),
                 conn,
                 &parts.headers,
                 &rid,

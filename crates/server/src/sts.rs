@@ -195,6 +195,7 @@ pub(crate) async fn handle(
 ) -> Response<ResponseBody> {
     let mut audit = RequestAudit::begin(
         state.event_ids.next(),
+        state.kms.clock().now(),
         conn,
         req.headers(),
         rid,

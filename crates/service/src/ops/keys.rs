@@ -187,6 +187,7 @@ impl Kms {
             );
             match self.store.insert_key(&record).await {
                 Ok(()) => {
+                    caller.notes.key(&record.arn());
                     return Ok(CreateKeyResponse {
                         key_metadata: metadata(&record),
                     })
