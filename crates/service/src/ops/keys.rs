@@ -190,7 +190,7 @@ impl Kms {
                     caller.notes.key(&record.arn());
                     return Ok(CreateKeyResponse {
                         key_metadata: metadata(&record),
-                    })
+                    });
                 }
                 // A random 122-bit id collided: draw another.
                 Err(StoreError::AlreadyExists) => continue,
