@@ -65,8 +65,8 @@ wait_port() {
     done
     echo "server did not start" >&2; exit 1
 }
-start_trent() { # [extra serve flags, e.g. --dev-tls]
-    TRENT_LOG=warn "$BIN" serve --config "$WORK/trent.toml" --listen "$HOST" --data-dir "$WORK/data" "$@" 2>>"$OUT/server.log" &
+start_trent() { # [extra serve flags, e.g. --dev-tls]; CONFIG overrides the file
+    TRENT_LOG=warn "$BIN" serve --config "${CONFIG:-$WORK/trent.toml}" --listen "$HOST" --data-dir "$WORK/data" "$@" 2>>"$OUT/server.log" &
     SERVER_PID=$!
     wait_port
 }
@@ -160,6 +160,43 @@ for r in $(seq 1 "$ROUNDS"); do
     stop_server
 done
 
+# The audit trail's cost: Encrypt with the trail on (the default: each
+# event on disk, fdatasync'd, before its answer, in group commits) and off,
+# in turns. The earlier runs' trail is set aside first, so the trail then
+# holds one CreateKey and Encrypt events only: its size per event, then
+# LookupEvents over a million events.
+{ cat "$WORK/trent.toml"; printf '\n[audit]\nenabled = false\n'; } > "$WORK/trent-noaudit.toml"
+rm -rf "$WORK/data/audit"
+start_trent
+"$PY" bench/lookup.py --endpoint "$URL" --access-key AKIABENCH00000000001 --secret bench-secret-access-key --mark
+stop_server
+for r in $(seq 1 "$ROUNDS"); do
+    start_trent
+    "$PY" "$GEN" static --host "$HOST" --state "$WORK/state.json" --op encrypt > "$WORK/encrypt.lua"
+    run_wrk "encrypt-audit-on-c64" 64 "$WORK/encrypt.lua"
+    stop_server
+    CONFIG="$WORK/trent-noaudit.toml" start_trent
+    run_wrk "encrypt-audit-off-c64" 64 "$WORK/encrypt.lua"
+    stop_server
+done
+trail_events() { cat "$WORK"/data/audit/*/*.jsonl | wc -l; }
+AUDIT_EVENTS=$(trail_events)
+AUDIT_BYTES=$(du -cb "$WORK/data/audit" | tail -1 | cut -f1)
+start_trent
+while [ "$(trail_events)" -lt 1000000 ]; do
+    "$PY" "$GEN" static --host "$HOST" --state "$WORK/state.json" --op encrypt > "$WORK/encrypt.lua"
+    wrk -t2 -c64 -d10s -s "$WORK/encrypt.lua" "$URL" > /dev/null
+done
+LOOKUP_EVENTS=$(trail_events)
+KEY_ARN="arn:aws:kms:us-east-1:111122223333:key/$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["key"])' "$WORK/state.json")"
+"$PY" bench/lookup.py --endpoint "$URL" --access-key AKIABENCH00000000001 --secret bench-secret-access-key \
+    --key-arn "$KEY_ARN" > "$OUT/lookup.json"
+stop_server
+"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); d.update(events=int(sys.argv[2]), bytes=int(sys.argv[3]), lookup_events=int(sys.argv[4])); json.dump(d, open(sys.argv[1], "w"))' \
+    "$OUT/lookup.json" "$AUDIT_EVENTS" "$AUDIT_BYTES" "$LOOKUP_EVENTS"
+cat "$OUT/lookup.json"
+rm -rf "$WORK/data/audit"
+
 # A flood of unauthenticated 1 MiB bodies on 1,500 connections (half an
 # unknown access key, half a configured key id without its secret), with a
 # signed Encrypt of another credential every 200 ms: the server's memory and
@@ -193,7 +230,7 @@ HWM_KB=$(awk '/^VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
 DB_BYTES=$(du -cb "$WORK/data" | tail -1 | cut -f1)
 stop_server
 
-"$PY" - "$OUT/rows.tsv" "$RSS_KB" "$HWM_KB" "$KEYS" "$DB_BYTES" "$OUT/flood.json" >> "$OUT/summary.md" <<'PYEOF'
+"$PY" - "$OUT/rows.tsv" "$RSS_KB" "$HWM_KB" "$KEYS" "$DB_BYTES" "$OUT/flood.json" "$OUT/lookup.json" >> "$OUT/summary.md" <<'PYEOF'
 import json, statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 rss, hwm, keys, db = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
@@ -218,6 +255,16 @@ tls, plain = med("encrypt-tls-c64"), med("encrypt-plain-http-c64")
 print(f"Encrypt 1 KiB at 64 connections, TLS / plain HTTP (in turns): {tls:.0f} / {plain:.0f} = {tls / plain:.2f}"
       f" (each round: {', '.join(f'{t[0] / p[0]:.2f}' for t, p in zip(runs['encrypt-tls-c64'][1], runs['encrypt-plain-http-c64'][1]))});"
       f" server CPU per request {med('encrypt-tls-c64', 3):.1f} / {med('encrypt-plain-http-c64', 3):.1f} µs")
+on, off = med("encrypt-audit-on-c64"), med("encrypt-audit-off-c64")
+print(f"Encrypt 1 KiB at 64 connections, audit trail on / off (in turns): {on:.0f} / {off:.0f} = {on / off:.2f}"
+      f" (each round: {', '.join(f'{a[0] / b[0]:.2f}' for a, b in zip(runs['encrypt-audit-on-c64'][1], runs['encrypt-audit-off-c64'][1]))});"
+      f" server CPU per request {med('encrypt-audit-on-c64', 3):.1f} / {med('encrypt-audit-off-c64', 3):.1f} µs")
+lk = json.load(open(sys.argv[7]))
+print(f"Audit trail per million Encrypts (segments, indexes, digests): {lk['bytes'] / lk['events'] * 1e6 / 2**20:.0f} MiB"
+      f" ({lk['bytes'] / lk['events']:.0f} bytes per event, {lk['events']} events measured)")
+queries = "; ".join("%s: p50 %s ms, max %s ms, %s found" % (k, v["p50_ms"], v["max_ms"], v["found"])
+                    for k, v in lk.items() if isinstance(v, dict))
+print(f"LookupEvents over {lk['lookup_events']} events (boto3): {queries}")
 f = json.load(open(sys.argv[6]))
 print(f"Flood of {f['connections']} unauthenticated {f['body_bytes'] >> 20} MiB bodies: server RSS peak {f['rss_peak_mib']} MiB "
       f"(before {f['rss_before_mib']} MiB); signed Encrypts during it: {f['good_ok']}/{f['good_requests']} succeeded, "

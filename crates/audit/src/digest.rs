@@ -5,8 +5,8 @@
 //! [`DigestBody`]): the node, the digest's number (from 1, consecutive), the
 //! range of sequence numbers it covers since the previous digest and the
 //! hash of the last record in it, for every segment written since the
-//! previous digest its file name, sequence range, length and SHA-256 over
-//! that length, the previous digest's file name, SHA-256 and signature, and
+//! previous digest its file name, sequence range, length and the hash of
+//! its last record at that length, the previous digest's file name, SHA-256 and signature, and
 //! the signing key's public half. The second line is `{"signature":"..."}`:
 //! base64 of an ECDSA P-256 / SHA-256 signature (ASN.1 DER) over the first
 //! line's bytes exactly as written, so no canonical JSON is needed.
@@ -81,8 +81,11 @@ pub struct SegmentDigest {
     pub last_seq: u64,
     /// Its length at the time.
     pub bytes: u64,
-    /// SHA-256 of its first `bytes` bytes, hex.
-    pub sha256: String,
+    /// The hash of its record `last_seq`, hex: the chain's head at that
+    /// point, which commits to every record up to it (each line holds the
+    /// hash of the line before), so the segment's bytes need no second
+    /// hash.
+    pub last_record_hash: String,
     /// Whether it was closed: nothing may follow `bytes`.
     pub closed: bool,
 }

@@ -172,7 +172,7 @@ struct Claim {
     first_seq: u64,
     last_seq: u64,
     bytes: u64,
-    sha256: String,
+    last_record_hash: String,
     closed: bool,
 }
 
@@ -265,7 +265,7 @@ impl NodeVerifier {
                     first_seq: s.first_seq,
                     last_seq: s.last_seq,
                     bytes: s.bytes,
-                    sha256: s.sha256.clone(),
+                    last_record_hash: s.last_record_hash.clone(),
                     closed: s.closed,
                 });
             }
@@ -295,8 +295,9 @@ impl NodeVerifier {
                     ));
                 }
             }
-            // Where each record ends in this file, by sequence number.
-            let mut ends: HashMap<u64, usize> = HashMap::new();
+            // Where each record ends in this file, and its hash, by
+            // sequence number.
+            let mut ends: HashMap<u64, (usize, Hash)> = HashMap::new();
             for (n, (offset, line)) in lines.iter().enumerate() {
                 let at = format!("{name} line {}", n + 1);
                 let parsed = match chain::parse_line(line) {
@@ -336,7 +337,7 @@ impl NodeVerifier {
                 }
                 seq = parsed.seq;
                 prev = chain::hash(line);
-                ends.insert(seq, offset + line.len() + 1);
+                ends.insert(seq, (offset + line.len() + 1, prev));
                 if let Some((digest, expected)) = record_hashes.get(&seq) {
                     if *expected != hex::encode(prev) {
                         self.problems.push(format!(
@@ -415,7 +416,13 @@ impl NodeVerifier {
         }
     }
 
-    fn check_claim(&mut self, name: &str, bytes: &[u8], ends: &HashMap<u64, usize>, c: &Claim) {
+    fn check_claim(
+        &mut self,
+        name: &str,
+        bytes: &[u8],
+        ends: &HashMap<u64, (usize, Hash)>,
+        c: &Claim,
+    ) {
         let d = c.digest;
         let Ok(len) = usize::try_from(c.bytes) else {
             self.problems
@@ -429,12 +436,16 @@ impl NodeVerifier {
             ));
             return;
         }
-        if digest::sha256_hex(&bytes[..len]) != c.sha256 {
-            self.problems.push(format!(
-                "segment {name}: its first {len} bytes are not what digest {d} signed: records were altered"
-            ));
+        match ends.get(&c.last_seq) {
+            Some((_, hash)) if hex::encode(hash) != c.last_record_hash => {
+                self.problems.push(format!(
+                    "segment {name}: record {} is not the one digest {d} signed: records up to it were altered",
+                    c.last_seq
+                ));
+            }
+            _ => {}
         }
-        if ends.get(&c.last_seq) != Some(&len) {
+        if ends.get(&c.last_seq).map(|(end, _)| *end) != Some(len) {
             self.problems.push(format!(
                 "segment {name}: digest {d} says record {} ends at byte {len}, and it does not",
                 c.last_seq
@@ -604,7 +615,7 @@ mod tests {
             let l = String::from_utf8(lines[last].clone()).unwrap();
             lines[last] = l.replace("\"Encrypt\"", "\"Decrypt\"").into_bytes();
         });
-        assert_problem(&check(&d, None), "not what digest");
+        assert_problem(&check(&d, None), "not the record digest");
     }
 
     #[test]

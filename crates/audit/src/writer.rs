@@ -83,6 +83,12 @@ fn io_error(path: &Path, e: std::io::Error) -> AuditError {
     }
 }
 
+/// The longest the writer waits for a batch to fill up to the last batch's
+/// size before syncing (an adaptive `commit_delay`).
+const GATHER_MAX_WAIT: Duration = Duration::from_micros(400);
+/// From this last-batch size on, the writer gathers.
+const GATHER_MIN_BATCH: usize = 4;
+
 struct Pending {
     record: Vec<u8>,
     facts: Facts,
@@ -93,6 +99,12 @@ struct Pending {
 struct Queue {
     pending: Vec<Pending>,
     shutdown: bool,
+    /// The writer sleeps on the condition variable: only then does a new
+    /// event wake it (a wake is a system call; under load the writer is
+    /// busy syncing and finds the queue full when it looks).
+    writer_waiting: bool,
+    /// While gathering, wake the writer only once this many are pending.
+    want: usize,
 }
 
 struct Shared {
@@ -205,7 +217,7 @@ impl Trail {
         };
         let record = serde_json::to_vec(event).map_err(|_| AuditError::Serialize)?;
         let (done, wait) = oneshot::channel();
-        {
+        let wake = {
             let mut q = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
             if q.shutdown {
                 return Err(AuditError::Closed);
@@ -215,8 +227,15 @@ impl Trail {
                 facts: event.facts(),
                 done,
             });
+            let wake = q.writer_waiting && q.pending.len() >= q.want;
+            if wake {
+                q.writer_waiting = false;
+            }
+            wake
+        };
+        if wake {
+            shared.wake.notify_one();
         }
-        shared.wake.notify_one();
         wait.await.unwrap_or(Err(AuditError::Closed))
     }
 
@@ -254,7 +273,6 @@ struct Open {
     first_seq: u64,
     last_seq: u64,
     opened: Instant,
-    sha: aws_lc_rs::digest::Context,
 }
 
 struct Writer {
@@ -421,12 +439,16 @@ impl Writer {
             }
             let path = node_dir.join(name);
             let bytes = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
+            let (lines, end) = chain::complete_lines(&bytes);
+            let Some((_, last)) = lines.last() else {
+                continue;
+            };
             closed_since_digest.push(SegmentDigest {
                 file: name.clone(),
                 first_seq: *first,
                 last_seq: last_of_this,
-                bytes: bytes.len() as u64,
-                sha256: digest::sha256_hex(&bytes),
+                bytes: end as u64,
+                last_record_hash: hex::encode(chain::hash(last)),
                 closed: true,
             });
         }
@@ -452,6 +474,7 @@ impl Writer {
     }
 
     fn run(mut self, shared: &Shared) {
+        let mut last_batch = 0usize;
         loop {
             let (batch, shutdown) = {
                 let mut q = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
@@ -464,17 +487,44 @@ impl Writer {
                         .digest_interval
                         .saturating_sub(self.last_digest.elapsed())
                         .max(Duration::from_millis(10));
+                    q.writer_waiting = true;
                     let (guard, timeout) = shared
                         .wake
                         .wait_timeout(q, wait)
                         .unwrap_or_else(|e| e.into_inner());
                     q = guard;
+                    q.writer_waiting = false;
                     if timeout.timed_out() {
                         break;
                     }
                 }
+                // Gather: the last batch showed this many concurrent
+                // requests; give as many a moment to join this sync. An
+                // fdatasync costs about 100 µs of CPU on the reference
+                // machine whatever it writes: batches of 5 cost 20 µs per
+                // request, batches of 50 cost 2 µs. A lone client is never
+                // kept waiting.
+                if last_batch >= GATHER_MIN_BATCH && !q.pending.is_empty() {
+                    let deadline = Instant::now() + GATHER_MAX_WAIT;
+                    q.want = last_batch;
+                    while q.pending.len() < last_batch && !q.shutdown {
+                        let now = Instant::now();
+                        if now >= deadline {
+                            break;
+                        }
+                        q.writer_waiting = true;
+                        let (guard, _) = shared
+                            .wake
+                            .wait_timeout(q, deadline - now)
+                            .unwrap_or_else(|e| e.into_inner());
+                        q = guard;
+                        q.writer_waiting = false;
+                    }
+                    q.want = 0;
+                }
                 (std::mem::take(&mut q.pending), q.shutdown)
             };
+            last_batch = batch.len();
             if !batch.is_empty() {
                 self.commit(batch, &shared.healthy);
                 shared.committed.store(self.seq, Ordering::Release);
@@ -562,7 +612,6 @@ impl Writer {
             self.needs_repair = self.repair().is_err();
             return Err(err);
         }
-        open.sha.update(&buf);
         open.len += buf.len() as u64;
         open.last_seq = seq;
         self.seq = seq;
@@ -630,7 +679,6 @@ impl Writer {
             first_seq,
             last_seq: first_seq - 1,
             opened: Instant::now(),
-            sha: aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256),
         });
         Ok(())
     }
@@ -646,7 +694,7 @@ impl Writer {
             first_seq: open.first_seq,
             last_seq: open.last_seq,
             bytes: open.len,
-            sha256: hex::encode(open.sha.clone().finish().as_ref()),
+            last_record_hash: hex::encode(self.prev),
             closed,
         })
     }
