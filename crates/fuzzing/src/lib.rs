@@ -42,6 +42,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("policy", policy),
     ("encryption_context", encryption_context),
     ("sts_form", sts_form),
+    ("lookup_events", lookup_events),
 ];
 
 /// The id of the first key the fuzzing service creates (deterministic
@@ -365,3 +366,70 @@ pub fn encryption_context(data: &[u8]) {
 
 #[cfg(test)]
 mod tests;
+
+/// A trail of a few events, written once, for the `lookup_events` target to
+/// search with whatever query its input decodes to.
+fn lookup_trail() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("trent-fuzz-trail-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let provider = SoftwareProvider::new();
+        let signer = provider
+            .prepare_ecdsa_p256(
+                &provider
+                    .generate_ecdsa_p256()
+                    .unwrap_or_else(|e| panic!("key: {e}")),
+            )
+            .unwrap_or_else(|e| panic!("key: {e}"));
+        let trail = trent_audit::Trail::open(
+            trent_audit::TrailConfig {
+                dir: dir.clone(),
+                node: "node-1".into(),
+                segment_max_bytes: 4096,
+                segment_max_age: std::time::Duration::from_secs(3600),
+                digest_interval: std::time::Duration::from_secs(3600),
+                sinks: vec![],
+            },
+            signer,
+        )
+        .unwrap_or_else(|e| panic!("trail: {e}"));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap_or_else(|e| panic!("runtime: {e}"));
+        for i in 0..40i64 {
+            let mut e = trent_audit::Event::api_call(
+                "kms.amazonaws.com",
+                if i % 3 == 0 { "Decrypt" } else { "Encrypt" },
+                "us-east-1",
+                format!("event-{i}"),
+                1_796_212_800_000 + i * 500,
+            );
+            e.recipient_account_id = "111122223333".into();
+            runtime
+                .block_on(trail.record(&e))
+                .unwrap_or_else(|e| panic!("record: {e}"));
+        }
+        trail.close();
+        dir
+    })
+}
+
+/// A CloudTrail `LookupEvents` body (attributes, times, `NextToken`), run
+/// over a small trail: whatever it decodes to must page without panicking,
+/// stay within its limit and move strictly backwards in time.
+pub fn lookup_events(data: &[u8]) {
+    let Ok(Some(q)) = trent_server::cloudtrail::parse_lookup(data, "111122223333", "us-east-1")
+    else {
+        return;
+    };
+    assert!((1..=50).contains(&q.limit));
+    let page =
+        trent_audit::search::search(lookup_trail(), &q).unwrap_or_else(|e| panic!("search: {e}"));
+    assert!(page.found.len() <= q.limit);
+    for pair in page.found.windows(2) {
+        let (a, b) = (&pair[0].cursor, &pair[1].cursor);
+        assert!((b.time_ms, b.seq) < (a.time_ms, a.seq), "newest first");
+    }
+    let _ = trent_server::cloudtrail::answer(page);
+}

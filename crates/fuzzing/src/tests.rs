@@ -148,6 +148,11 @@ fn encryption_context_smoke() {
 }
 
 #[test]
+fn lookup_events_smoke() {
+    smoke("lookup_events", 20_000);
+}
+
+#[test]
 fn sts_form_smoke() {
     smoke("sts_form", 50_000);
 }

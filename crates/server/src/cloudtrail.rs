@@ -23,10 +23,13 @@ const MAX_RESULTS: i64 = 50;
 /// A CloudTrail error: `__type` and message (HTTP 400, as CloudTrail sends
 /// its client errors).
 #[derive(Debug)]
-pub(crate) struct Failure {
-    pub(crate) status: u16,
-    pub(crate) code: &'static str,
-    pub(crate) message: String,
+pub struct Failure {
+    /// HTTP status.
+    pub status: u16,
+    /// `__type`.
+    pub code: &'static str,
+    /// The message.
+    pub message: String,
 }
 
 fn fail(code: &'static str, message: impl Into<String>) -> Failure {
@@ -199,22 +202,27 @@ pub(crate) fn operation(parts: &http::HeaderMap) -> Option<String> {
         .then(|| op.to_string())
 }
 
-async fn lookup_events(
-    state: &AppState,
-    caller: &trent_service::Caller,
+/// A `LookupEvents` body, decoded and checked: the query to run for the
+/// caller's `account` and `region` (`None`: Insights events, of which Trent
+/// has none). The network reaches this with any bytes: `fuzz/` runs it.
+pub fn parse_lookup(body: &[u8], account: &str, region: &str) -> Result<Option<Query>, Failure> {
+    parse_lookup_recorded(body, account, region, None)
+}
+
+fn parse_lookup_recorded(
     body: &[u8],
-    audit: &mut RequestAudit,
-) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    account: &str,
+    region: &str,
+    audit: Option<&mut RequestAudit>,
+) -> Result<Option<Query>, Failure> {
     let r: LookupEventsRequest = if body.is_empty() {
         LookupEventsRequest::default()
     } else {
         serde_json::from_slice(body).map_err(|e| fail("SerializationException", e.to_string()))?
     };
-    audit.params(&r);
-    state
-        .kms
-        .authorize_caller(caller, Action::LookupEvents)
-        .map_err(|e| fail("AccessDeniedException", e.to_string()))?;
+    if let Some(a) = audit {
+        a.params(&r);
+    }
     let attrs = r.lookup_attributes.as_deref().unwrap_or_default();
     if attrs.len() > 1 {
         return Err(fail(
@@ -245,6 +253,7 @@ async fn lookup_events(
                 format!("Value '{c}' at 'eventCategory' failed to satisfy constraint: Member must satisfy enum value set: [insight]"),
             ));
         }
+        return Ok(None);
     }
     let after = match &r.next_token {
         Some(t) => Some(
@@ -253,64 +262,79 @@ async fn lookup_events(
         ),
         None => None,
     };
+    Ok(Some(Query {
+        start_ms: r.start_time.map(millis),
+        end_ms: r.end_time.map(millis),
+        scope: Some((account.to_string(), region.to_string())),
+        attribute,
+        principal: None,
+        failed: None,
+        limit: usize::try_from(limit).unwrap_or(50),
+        after,
+    }))
+}
+
+/// The answer to a query: CloudTrail's `Events` and `NextToken`.
+pub fn answer(page: trent_audit::search::Page) -> Zeroizing<Vec<u8>> {
     let mut out = LookupEventsResponse {
         events: Vec::new(),
-        next_token: None,
+        next_token: page.next.as_ref().map(encode_token),
     };
-    // Trent records no Insights events.
-    if r.event_category.is_none() {
-        let Some(root) = state.kms.trail().root_dir().map(|p| p.to_path_buf()) else {
-            return Ok(to_body(&out));
-        };
-        let q = Query {
-            start_ms: r.start_time.map(millis),
-            end_ms: r.end_time.map(millis),
-            scope: Some((
-                caller.account.to_string(),
-                caller.region.as_str().to_string(),
-            )),
-            attribute,
-            principal: None,
-            failed: None,
-            limit: usize::try_from(limit).unwrap_or(50),
-            after,
-        };
-        let page = tokio::task::spawn_blocking(move || trent_audit::search::search(&root, &q))
-            .await
-            .map_err(|_| fail("InternalServerErrorException", "The search failed."))?
-            .map_err(|e| {
-                tracing::error!(error = %e, "LookupEvents: reading the trail failed");
-                fail("InternalServerErrorException", "The search failed.")
-            })?;
-        out.next_token = page.next.as_ref().map(encode_token);
-        out.events = page
-            .found
-            .into_iter()
-            .map(|f| {
-                let facts = f.facts;
-                EventOut {
-                    event_id: facts.event_id,
-                    event_name: facts.event_name,
-                    read_only: if facts.read_only { "true" } else { "false" },
-                    access_key_id: (!facts.access_key_id.is_empty()).then_some(facts.access_key_id),
-                    event_time: (facts.time_ms.div_euclid(1000)) as f64,
-                    event_source: facts.event_source,
-                    username: (!facts.username.is_empty()).then_some(facts.username),
-                    resources: facts
-                        .resource_types
-                        .into_iter()
-                        .zip(facts.resource_names)
-                        .map(|(resource_type, resource_name)| ResourceOut {
-                            resource_type,
-                            resource_name,
-                        })
-                        .collect(),
-                    cloud_trail_event: f.record,
-                }
-            })
-            .collect();
-    }
-    Ok(to_body(&out))
+    out.events = page
+        .found
+        .into_iter()
+        .map(|f| {
+            let facts = f.facts;
+            EventOut {
+                event_id: facts.event_id,
+                event_name: facts.event_name,
+                read_only: if facts.read_only { "true" } else { "false" },
+                access_key_id: (!facts.access_key_id.is_empty()).then_some(facts.access_key_id),
+                event_time: (facts.time_ms.div_euclid(1000)) as f64,
+                event_source: facts.event_source,
+                username: (!facts.username.is_empty()).then_some(facts.username),
+                resources: facts
+                    .resource_types
+                    .into_iter()
+                    .zip(facts.resource_names)
+                    .map(|(resource_type, resource_name)| ResourceOut {
+                        resource_type,
+                        resource_name,
+                    })
+                    .collect(),
+                cloud_trail_event: f.record,
+            }
+        })
+        .collect();
+    to_body(&out)
+}
+
+async fn lookup_events(
+    state: &AppState,
+    caller: &trent_service::Caller,
+    body: &[u8],
+    audit: &mut RequestAudit,
+) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    let account = caller.account.to_string();
+    let query = parse_lookup_recorded(body, &account, caller.region.as_str(), Some(audit));
+    state
+        .kms
+        .authorize_caller(caller, Action::LookupEvents)
+        .map_err(|e| fail("AccessDeniedException", e.to_string()))?;
+    let Some(q) = query? else {
+        return Ok(answer(Default::default()));
+    };
+    let Some(root) = state.kms.trail().root_dir().map(|p| p.to_path_buf()) else {
+        return Ok(answer(Default::default()));
+    };
+    let page = tokio::task::spawn_blocking(move || trent_audit::search::search(&root, &q))
+        .await
+        .map_err(|_| fail("InternalServerErrorException", "The search failed."))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "LookupEvents: reading the trail failed");
+            fail("InternalServerErrorException", "The search failed.")
+        })?;
+    Ok(answer(page))
 }
 
 fn to_body(r: &LookupEventsResponse) -> Zeroizing<Vec<u8>> {

@@ -9,7 +9,7 @@
 
 mod audit;
 mod auth;
-mod cloudtrail;
+pub mod cloudtrail;
 pub mod config;
 mod errors;
 mod http;
