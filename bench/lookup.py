@@ -36,7 +36,8 @@ def main():
     newest = ct.lookup_events(MaxResults=1)["Events"][0]["EventTime"]
     oldest = ct.lookup_events(
         LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateKey"}])["Events"][-1]["EventTime"]
-    middle = oldest + (newest - oldest) / 2
+    # boto3 parses EventTime into datetimes; the request takes epoch seconds.
+    middle = int((oldest.timestamp() + newest.timestamp()) / 2)
 
     def page_20():
         token, n = None, 0
@@ -44,6 +45,8 @@ def main():
             r = ct.lookup_events(**({"NextToken": token} if token else {}))
             n += len(r["Events"])
             token = r.get("NextToken")
+            if token is None:
+                break
         return n
 
     queries = {

@@ -134,12 +134,16 @@ for r in $(seq 1 "$ROUNDS"); do
     stop_server
 done
 
+# The authorization and TLS comparisons run with the audit trail off, so each
+# isolates one factor (the trail's own cost is measured after them).
+{ cat "$WORK/trent.toml"; printf '\n[audit]\nenabled = false\n'; } > "$WORK/trent-noaudit.toml"
+
 # Authorization's cost: Encrypt with an encryption context, as the account
 # root under the default key policy, and as an IAM user with an identity
 # policy under a ten-statement key policy with conditions on the context and
 # the principal, in turns.
 for r in $(seq 1 "$ROUNDS"); do
-    start_trent
+    CONFIG="$WORK/trent-noaudit.toml" start_trent
     "$PY" "$GEN" static --host "$HOST" --state "$WORK/state.json" --op encrypt-context > "$WORK/authz-default.lua"
     "$PY" "$GEN" static --host "$HOST" --state "$WORK/state.json" --op encrypt-context --policy-key --as-user > "$WORK/authz-policy.lua"
     run_wrk "encrypt-default-policy-c64" 64 "$WORK/authz-default.lua"
@@ -151,11 +155,11 @@ done
 # its connections alive, so this is the cost of record encryption, not of
 # handshakes.
 for r in $(seq 1 "$ROUNDS"); do
-    start_trent
+    CONFIG="$WORK/trent-noaudit.toml" start_trent
     "$PY" "$GEN" static --host "$HOST" --state "$WORK/state.json" --op encrypt > "$WORK/encrypt.lua"
     run_wrk "encrypt-plain-http-c64" 64 "$WORK/encrypt.lua"
     stop_server
-    start_trent --dev-tls
+    CONFIG="$WORK/trent-noaudit.toml" start_trent --dev-tls
     run_wrk "encrypt-tls-c64" 64 "$WORK/encrypt.lua" "https://$HOST/"
     stop_server
 done
@@ -165,7 +169,6 @@ done
 # in turns. The earlier runs' trail is set aside first, so the trail then
 # holds one CreateKey and Encrypt events only: its size per event, then
 # LookupEvents over a million events.
-{ cat "$WORK/trent.toml"; printf '\n[audit]\nenabled = false\n'; } > "$WORK/trent-noaudit.toml"
 rm -rf "$WORK/data/audit"
 start_trent
 "$PY" bench/lookup.py --endpoint "$URL" --access-key AKIABENCH00000000001 --secret bench-secret-access-key --mark

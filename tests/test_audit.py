@@ -462,6 +462,25 @@ def test_lookup_events_with_the_aws_cli(tmp_path):
     finally:
         srv.stop()
 
+    # trent audit search, offline, on the same trail.
+    def search(*args):
+        p = subprocess.run([str(BIN), "audit", "search", "--dir", str(srv.data_dir / "audit"), *args],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        return [json.loads(l) for l in p.stdout.splitlines()]
+
+    assert [e["requestID"] for e in search("--event-name", "Encrypt")] == enc_ids[::-1]
+    assert [e["eventName"] for e in search("--key", k2["Arn"])] == ["DescribeKey", "CreateKey"]
+    other_root = "arn:aws:iam::444455556666:root"
+    # The other account created a key and looked up its events (recorded too).
+    assert [e["eventName"] for e in search("--principal", other_root)] == ["LookupEvents", "CreateKey"]
+    failures = search("--outcome", "failure")
+    assert failures and all("errorCode" in e for e in failures)
+    assert all("errorCode" not in e for e in search("--outcome", "success"))
+    assert len(search("--limit", "3")) == 3
+    assert search("--end", "2001-01-01T00:00:00Z") == []
+    assert len(search("--start", "2001-01-01T00:00:00Z", "--event-name", "Encrypt")) == 5
+
 
 def test_lookup_events_needs_permission(tmp_path):
     srv = configured(tmp_path).start()

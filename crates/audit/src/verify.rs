@@ -200,13 +200,22 @@ impl NodeVerifier {
         let mut record_hashes: BTreeMap<u64, (u64, String)> = BTreeMap::new();
         let mut covered = 0u64;
         let mut previous: Option<(String, String, Parsed)> = None;
+        let mut expected = 1u64;
         for (i, (number, name)) in digests.iter().enumerate() {
-            let expected = i as u64 + 1;
-            if *number != expected {
+            if *number < expected {
+                // A second file with a number already seen: not part of
+                // the chain, and not Trent's.
+                self.problems.push(format!(
+                    "digest {name} is an extra digest: number {number} was already used"
+                ));
+                continue;
+            }
+            if *number > expected {
                 self.problems.push(format!(
                     "digest {expected} is missing (the next digest file is number {number}, {name})"
                 ));
             }
+            expected = number + 1;
             let path = digest_dir.join(name);
             let bytes = std::fs::read(&path)?;
             let parsed = match digest::parse(&bytes) {
@@ -691,6 +700,30 @@ mod tests {
         body.public_key = base64::engine::general_purpose::STANDARD.encode(other.public_key_der());
         std::fs::write(path, digest::render(&body, other.as_ref()).unwrap()).unwrap();
         assert_problem(&check(&d, Some(&s.public_key_der())), "not the one given");
+    }
+
+    #[test]
+    fn extra_segments_and_digests_are_found() {
+        let s = signer();
+        let d = trail("extra-segment", &s, 1, 40);
+        let all = files(&d, false);
+        let name = all[1].file_name().unwrap().to_string_lossy().into_owned();
+        // The same records again under a later first number.
+        let copy = name.replacen("000000", "000009", 1);
+        assert_ne!(copy, name);
+        std::fs::copy(&all[1], node_dir(&d).join(copy)).unwrap();
+        assert_problem(&check(&d, Some(&s.public_key_der())), "segment");
+
+        let d = trail("extra-digest", &s, 2, 5);
+        let digests = files(&d, true);
+        let first = digests[0]
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let twin = first.replace(".json", "").replace("T", "T9") + ".json";
+        std::fs::copy(&digests[0], node_dir(&d).join("digests").join(&twin)).unwrap();
+        assert_problem(&check(&d, None), "extra digest");
     }
 
     #[test]
