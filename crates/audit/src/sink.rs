@@ -90,16 +90,20 @@ impl Sinks {
         }
     }
 
-    pub(crate) fn send(&mut self, records: Vec<Vec<u8>>) {
+    /// Whether any copy is configured (the writer then hands records over
+    /// instead of dropping them).
+    pub(crate) fn active(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    pub(crate) fn send(&mut self, record: Vec<u8>) {
         let Some(tx) = &self.tx else { return };
-        for r in records {
-            match tx.try_send(r) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                    self.dropped += 1;
-                    if self.dropped.is_power_of_two() {
-                        tracing::warn!(dropped = self.dropped, "audit: the stdout/syslog copies fall behind; copies were dropped (the trail files have every event)");
-                    }
+        match tx.try_send(record) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.dropped += 1;
+                if self.dropped.is_power_of_two() {
+                    tracing::warn!(dropped = self.dropped, "audit: the stdout/syslog copies fall behind; copies were dropped (the trail files have every event)");
                 }
             }
         }

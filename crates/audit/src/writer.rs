@@ -215,7 +215,10 @@ impl Trail {
         let Some(shared) = &self.shared else {
             return Ok(());
         };
-        let record = serde_json::to_vec(event).map_err(|_| AuditError::Serialize)?;
+        // A KMS event is about a kilobyte: one allocation instead of a
+        // doubling series.
+        let mut record = Vec::with_capacity(1536);
+        serde_json::to_writer(&mut record, event).map_err(|_| AuditError::Serialize)?;
         let (done, wait) = oneshot::channel();
         let wake = {
             let mut q = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
@@ -296,6 +299,9 @@ struct Writer {
     /// Cut back a segment after a failed write before the next one.
     needs_repair: bool,
     sinks: Sinks,
+    /// The batch's lines and index entries (reused).
+    buf: Vec<u8>,
+    idx: Vec<u8>,
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
@@ -470,6 +476,8 @@ impl Writer {
             last_digest: Instant::now(),
             needs_repair: false,
             sinks,
+            buf: Vec::new(),
+            idx: Vec::new(),
         })
     }
 
@@ -550,12 +558,15 @@ impl Writer {
     /// checks before changing something.
     fn commit(&mut self, batch: Vec<Pending>, healthy: &AtomicBool) {
         match self.write_batch(&batch) {
-            Ok(records) => {
+            Ok(()) => {
                 healthy.store(true, Ordering::SeqCst);
+                let copy = self.sinks.active();
                 for p in batch {
                     let _ = p.done.send(Ok(()));
+                    if copy {
+                        self.sinks.send(p.record);
+                    }
                 }
-                self.sinks.send(records);
                 if let Some(open) = &self.open {
                     let too_big = open.len >= self.cfg.segment_max_bytes;
                     let too_old = open.opened.elapsed() >= self.cfg.segment_max_age;
@@ -581,7 +592,7 @@ impl Writer {
         }
     }
 
-    fn write_batch(&mut self, batch: &[Pending]) -> Result<Vec<Vec<u8>>, AuditError> {
+    fn write_batch(&mut self, batch: &[Pending]) -> Result<(), AuditError> {
         if self.needs_repair {
             self.repair()?;
         }
@@ -590,21 +601,23 @@ impl Writer {
         }
         let node = self.cfg.node.clone();
         let open = self.open.as_mut().ok_or(AuditError::Closed)?;
-        let mut buf = Vec::with_capacity(batch.iter().map(|p| p.record.len() + 128).sum());
-        let mut idx = Vec::with_capacity(batch.len() * index::ENTRY_BYTES);
+        // The buffers are kept from batch to batch: a fresh one would be
+        // fresh pages, faulted in on every batch.
+        let (buf, idx) = (&mut self.buf, &mut self.idx);
+        buf.clear();
+        idx.clear();
         let (mut seq, mut prev, mut last_time) = (self.seq, self.prev, self.last_time);
         for p in batch {
             let start = buf.len();
             seq += 1;
-            prev = chain::write_line(&node, seq, &prev, &p.record, &mut buf);
+            prev = chain::write_line(&node, seq, &prev, &p.record, buf);
             last_time = last_time.max(p.facts.time_ms);
             let line_len = (buf.len() - start - 1) as u32;
-            Entry::new(&p.facts, last_time, seq, open.len + start as u64, line_len)
-                .encode(&mut idx);
+            Entry::new(&p.facts, last_time, seq, open.len + start as u64, line_len).encode(idx);
         }
         if let Err(e) = open
             .file
-            .write_all(&buf)
+            .write_all(buf)
             .and_then(|()| open.file.sync_data())
         {
             let err = io_error(&open.path, e);
@@ -618,13 +631,13 @@ impl Writer {
         self.prev = prev;
         self.last_time = last_time;
         if let Some(f) = &mut open.idx {
-            if let Err(e) = f.write_all(&idx) {
+            if let Err(e) = f.write_all(idx) {
                 // The index is derived data: search rebuilds what it lacks.
                 tracing::warn!(error = %e, file = %open.name, "audit: index write failed; the index of this segment will be rebuilt when searched");
                 open.idx = None;
             }
         }
-        Ok(batch.iter().map(|p| p.record.clone()).collect())
+        Ok(())
     }
 
     /// Cut the open segment back to its last durable byte after a failed
