@@ -15,6 +15,7 @@
 use aws_lc_rs::digest::{digest, SHA256};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::io::Write as _;
 
 /// A SHA-256 value.
 pub type Hash = [u8; 32];
@@ -37,9 +38,12 @@ pub fn write_line(node: &str, seq: u64, prev: &Hash, record: &[u8], out: &mut Ve
     out.extend_from_slice(b"{\"trail\":{\"node\":\"");
     out.extend_from_slice(node.as_bytes());
     out.extend_from_slice(b"\",\"seq\":");
-    out.extend_from_slice(seq.to_string().as_bytes());
+    // Written in place: no allocation per record on the writer's path.
+    let _ = write!(out, "{seq}");
     out.extend_from_slice(b",\"prev\":\"");
-    out.extend_from_slice(hex::encode(prev).as_bytes());
+    let mut hex_prev = [0u8; 64];
+    let _ = hex::encode_to_slice(prev, &mut hex_prev);
+    out.extend_from_slice(&hex_prev);
     out.extend_from_slice(b"\"},\"record\":");
     out.extend_from_slice(record);
     out.push(b'}');
@@ -105,7 +109,14 @@ pub fn parse_line(line: &[u8]) -> Result<Line<'_>, LineError> {
 /// The complete lines of a segment's bytes and the offset where the
 /// complete part ends: a crash can leave a last line without its newline
 /// (written, never acknowledged); it is not part of the trail.
+///
+/// The records end at the first NUL byte: the open segment is written into
+/// space zeroed ahead of time, and a record never holds a NUL (JSON escapes
+/// control characters). Every acknowledged byte precedes the first NUL,
+/// since batches are written in order and each is synced whole; pages of an
+/// unsynced batch written back out of order after a crash lie beyond it.
 pub fn complete_lines(bytes: &[u8]) -> (Vec<(usize, &[u8])>, usize) {
+    let bytes = &bytes[..written_len(bytes)];
     let mut lines = Vec::new();
     let mut start = 0;
     while let Some(n) = bytes[start..].iter().position(|&b| b == b'\n') {
@@ -113,6 +124,16 @@ pub fn complete_lines(bytes: &[u8]) -> (Vec<(usize, &[u8])>, usize) {
         start += n + 1;
     }
     (lines, start)
+}
+
+/// Where a segment's written bytes end: at its first NUL byte, or its end.
+pub fn written_len(bytes: &[u8]) -> usize {
+    bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len())
+}
+
+/// Whether `bytes` are all zero (space reserved ahead of the records).
+pub fn all_zero(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&b| b == 0)
 }
 
 #[cfg(test)]
@@ -162,5 +183,21 @@ mod tests {
         let (lines, end) = complete_lines(b"");
         assert!(lines.is_empty());
         assert_eq!(end, 0);
+    }
+
+    #[test]
+    fn records_end_at_the_first_nul() {
+        // Reserved space after the records.
+        let (lines, end) = complete_lines(b"{\"a\":1}\n{\"b\":2}\n\0\0\0\0");
+        assert_eq!((lines.len(), end), (2, 16));
+        // A torn record, then reserved space.
+        let (lines, end) = complete_lines(b"{\"a\":1}\n{\"b\0\0\0");
+        assert_eq!((lines.len(), end), (1, 8));
+        // A page of a later, never synced batch written back after a gap:
+        // not a record, even though a newline follows.
+        let (lines, end) = complete_lines(b"{\"a\":1}\n{\"b\0\0\0\":2}\n{\"c\":3}\n");
+        assert_eq!((lines.len(), end), (1, 8));
+        assert_eq!(written_len(b"abc"), 3);
+        assert!(all_zero(b"\0\0") && all_zero(b"") && !all_zero(b"\0a"));
     }
 }

@@ -356,15 +356,35 @@ impl NodeVerifier {
                 }
                 report.records += 1;
             }
-            if end < bytes.len() {
+            let written = chain::written_len(&bytes);
+            if end < written {
                 // No newline: the write of this batch failed or the server
                 // stopped during it; none of it was acknowledged, and the
                 // next segment's first record chains past it.
                 self.notes.push(format!(
                     "{name} ends with a torn record of {} bytes (never acknowledged; the \
                      server cuts it off at its next start)",
-                    bytes.len() - end
+                    written - end
                 ));
+            }
+            if written < bytes.len() {
+                // Space zeroed ahead of the records (the open segment, or
+                // one whose server stopped before trimming it); bytes in it
+                // are from a batch that was never synced, so never answered.
+                let tail = &bytes[written..];
+                self.notes.push(if chain::all_zero(tail) {
+                    format!(
+                        "{name} has {} bytes of space reserved after its records (an open \
+                         segment; trimmed when it is closed)",
+                        tail.len()
+                    )
+                } else {
+                    format!(
+                        "{name} has {} bytes after its records that were written but never \
+                         synced, so never acknowledged (the server cuts them off at its next start)",
+                        tail.len()
+                    )
+                });
             }
             for c in claims.remove(name).unwrap_or_default() {
                 self.check_claim(name, &bytes, &ends, &c);
@@ -743,6 +763,105 @@ mod tests {
         let r = check(&d, Some(&s.public_key_der()));
         assert!(r.ok(), "{r}");
         assert!(r.notes.iter().any(|n| n.contains("torn")), "{r}");
+    }
+
+    fn open_trail(d: &Dir, s: &Arc<dyn Signer>, segment_max_bytes: u64) -> Trail {
+        Trail::open(
+            TrailConfig {
+                dir: d.0.clone(),
+                node: "node-1".into(),
+                segment_max_bytes,
+                segment_max_age: Duration::from_secs(3600),
+                digest_interval: Duration::from_secs(3600),
+                sinks: vec![],
+            },
+            s.clone(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn reserved_space_is_trimmed_at_close_and_after_a_crash() {
+        let s = signer();
+        let d = trail("reserved", &s, 0, 0);
+        let crashed = trail("reserved-crash", &s, 0, 0);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let record = |t: &Trail, n: usize| {
+            rt.block_on(async {
+                for i in 0..n {
+                    let e = Event::api_call(
+                        "kms.amazonaws.com",
+                        "Encrypt",
+                        "us-east-1",
+                        format!("r-{i}"),
+                        0,
+                    );
+                    t.record(&e).await.unwrap();
+                }
+            })
+        };
+        let t = open_trail(&d, &s, 1 << 30);
+        record(&t, 10);
+        // Open: zeros reserved after the records, and the trail verifies.
+        let seg = files(&d, false).pop().unwrap();
+        let bytes = std::fs::read(&seg).unwrap();
+        let written = chain::written_len(&bytes);
+        assert!(
+            bytes.len() - written > crate::writer::RESERVE_BYTES / 2,
+            "{} bytes, {written} written",
+            bytes.len()
+        );
+        assert!(chain::all_zero(&bytes[written..]));
+        let r = check(&d, None);
+        assert!(
+            r.ok() && r.notes.iter().any(|n| n.contains("reserved")),
+            "{r}"
+        );
+        // The files as a crash at this moment leaves them, plus a page of
+        // a batch that was never synced, written back after a gap.
+        copy_dir(&d.0, &crashed.0);
+        let crashed_seg = files(&crashed, false).pop().unwrap();
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&crashed_seg)
+            .unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&f, b"\"record\":{}}\n", written as u64 + 5000)
+            .unwrap();
+        drop(f);
+        // Closed: trimmed to the last record.
+        t.close();
+        let bytes = std::fs::read(&seg).unwrap();
+        assert_eq!(chain::written_len(&bytes), bytes.len());
+        assert_eq!(bytes.last(), Some(&b'\n'));
+
+        let r = check(&crashed, None);
+        assert!(
+            r.ok() && r.notes.iter().any(|n| n.contains("never synced")),
+            "{r}"
+        );
+        // The next start trims it all and continues the chain.
+        let t = open_trail(&crashed, &s, 1 << 30);
+        record(&t, 1);
+        t.close();
+        let r = check(&crashed, Some(&s.public_key_der()));
+        assert!(r.ok() && r.notes.is_empty(), "{r}");
+        assert_eq!(r.nodes[0].records, 11);
+        let first = std::fs::read(&crashed_seg).unwrap();
+        assert_eq!(chain::written_len(&first), first.len());
+    }
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                copy_dir(&e.path(), &to.join(e.file_name()));
+            } else {
+                std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            }
+        }
     }
 
     #[test]
