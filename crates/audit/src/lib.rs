@@ -54,7 +54,22 @@ pub fn valid_node_name(name: &str) -> bool {
 /// `2026-12-02T19:00:00Z` for milliseconds since the epoch (CloudTrail's
 /// `eventTime` has whole seconds).
 pub fn iso_seconds(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+    // Every event formats its time; under load thousands share a second.
+    thread_local! {
+        static LAST: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
+    let second = ms.div_euclid(1000);
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != second {
+            *last = (second, format_iso_seconds(second));
+        }
+        last.1.clone()
+    })
+}
+
+fn format_iso_seconds(second: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(second)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
@@ -78,4 +93,22 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn event_times_are_formatted_per_second_whatever_the_cache_holds() {
+        for (ms, want) in [
+            (1_796_212_800_000, "2026-12-02T12:00:00Z"),
+            (1_796_212_800_999, "2026-12-02T12:00:00Z"),
+            (1_796_212_801_000, "2026-12-02T12:00:01Z"),
+            (1_796_212_800_500, "2026-12-02T12:00:00Z"),
+            (-1, "1969-12-31T23:59:59Z"),
+            (0, "1970-01-01T00:00:00Z"),
+        ] {
+            assert_eq!(super::iso_seconds(ms), want, "{ms}");
+        }
+        assert_eq!(super::compact_time(1_796_212_801_000), "20261202T120001Z");
+    }
 }
