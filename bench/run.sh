@@ -3,10 +3,13 @@
 # signature verification on, and drives it with wrk on loopback using
 # pre-signed requests. Measures Encrypt (1 KiB), Decrypt and GenerateDataKey at
 # 1, 8 and 64 connections; a bare hyper server on the same port and stack for
-# the ratio; Encrypt over TLS against plain HTTP, in turns; the server's memory
-# under a flood of unauthenticated 1 MiB bodies (bench/flood.py); Encrypt with
-# 100,000 keys (a random key per request) and the server's memory. Results:
-# stdout and bench/results/<time>/summary.md.
+# the ratio; Encrypt under a ten-statement key policy against the default
+# one, over TLS against plain HTTP, and with the audit trail on against off,
+# in turns; the trail's size per event and LookupEvents over a million
+# events (bench/lookup.py); the server's memory under a flood of
+# unauthenticated 1 MiB bodies (bench/flood.py); Encrypt with 100,000 keys (a
+# random key per request) and the server's memory. Results: stdout and
+# bench/results/<time>/summary.md.
 #
 # Knobs: DURATION (seconds per run, default 10), KEYS (default 100000),
 # ROUNDS (turns of the headline comparisons, default 3), PORT (default 18480).
@@ -230,7 +233,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 RSS_KB=$(awk '/^VmRSS/ {print $2}' "/proc/$SERVER_PID/status")
 HWM_KB=$(awk '/^VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
-DB_BYTES=$(du -cb "$WORK/data" | tail -1 | cut -f1)
+DB_BYTES=$(du -cb --exclude=audit "$WORK/data" | tail -1 | cut -f1)
 stop_server
 
 "$PY" - "$OUT/rows.tsv" "$RSS_KB" "$HWM_KB" "$KEYS" "$DB_BYTES" "$OUT/flood.json" "$OUT/lookup.json" >> "$OUT/summary.md" <<'PYEOF'
