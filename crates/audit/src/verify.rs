@@ -288,7 +288,8 @@ impl NodeVerifier {
         report.segments = segments.len();
         let mut seq = 0u64;
         let mut prev: Hash = GENESIS;
-        for (first, name) in &segments {
+        for (i, (first, name)) in segments.iter().enumerate() {
+            let newest = i + 1 == segments.len();
             let bytes = std::fs::read(node_dir.join(name))?;
             let (lines, end) = chain::complete_lines(&bytes);
             if *first != seq + 1 {
@@ -367,7 +368,25 @@ impl NodeVerifier {
                     written - end
                 ));
             }
-            if written < bytes.len() {
+            if written < bytes.len() && !newest {
+                // A closed segment was trimmed to its last record before
+                // the next one was made; only the newest can have had a
+                // batch in flight when its server stopped.
+                let tail = &bytes[written..];
+                if chain::all_zero(tail) {
+                    self.notes.push(format!(
+                        "{name} has {} zero bytes after its records (its trim when it was \
+                         closed failed or was lost; the server trims it at its next start)",
+                        tail.len()
+                    ));
+                } else {
+                    self.problems.push(format!(
+                        "{name} has {} bytes after a NUL at byte {written}, in a closed segment: \
+                         not written there by Trent (records hidden or added after the fact)",
+                        tail.len()
+                    ));
+                }
+            } else if written < bytes.len() {
                 // Space zeroed ahead of the records (the open segment, or
                 // one whose server stopped before trimming it); bytes in it
                 // are from a batch that was never synced, so never answered.
@@ -778,6 +797,120 @@ mod tests {
             s.clone(),
         )
         .unwrap()
+    }
+
+    /// Where line `n` (from 0) of `bytes` starts.
+    fn line_start(bytes: &[u8], n: usize) -> usize {
+        bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, &b)| b == b'\n')
+            .nth(n.wrapping_sub(1))
+            .map_or(0, |(i, _)| i + 1)
+    }
+
+    fn put_nul(path: &Path, at: usize) {
+        let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&f, &[0], at as u64).unwrap();
+    }
+
+    #[test]
+    fn recovery_keeps_what_it_cuts_and_never_cuts_what_a_digest_signed() {
+        let s = signer();
+        let d = trail("nul-open", &s, 0, 0);
+        let crashed = trail("nul-crashed", &s, 0, 0);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let t = open_trail(&d, &s, 1 << 30);
+        rt.block_on(async {
+            for i in 0..10 {
+                let e = Event::api_call(
+                    "kms.amazonaws.com",
+                    "Encrypt",
+                    "us-east-1",
+                    format!("req-{i}"),
+                    0,
+                );
+                t.record(&e).await.unwrap();
+            }
+        });
+        copy_dir(&d.0, &crashed.0);
+        t.close();
+        // A NUL inside record 6 of the segment a crash left open (no digest
+        // covers records 1-10 yet): the next start cuts from there, and
+        // keeps what it cut.
+        let seg = files(&crashed, false).pop().unwrap();
+        let bytes = std::fs::read(&seg).unwrap();
+        put_nul(&seg, line_start(&bytes, 5) + 10);
+        let t = open_trail(&crashed, &s, 1 << 30);
+        t.close();
+        let kept: Vec<_> = std::fs::read_dir(node_dir(&crashed))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().contains(".jsonl.cut."))
+            .collect();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        let cut = std::fs::read(&kept[0]).unwrap();
+        assert!(String::from_utf8_lossy(&cut).contains("req-9"));
+        assert!(!cut.ends_with(&[0]));
+        let r = check(&crashed, Some(&s.public_key_der()));
+        assert!(r.ok(), "{r}");
+        assert_eq!(r.nodes[0].records, 5);
+
+        // The same, where a digest signed the records: start-up refuses
+        // and changes nothing.
+        let d = trail("nul-signed", &s, 1, 10);
+        let seg = files(&d, false).pop().unwrap();
+        let bytes = std::fs::read(&seg).unwrap();
+        put_nul(&seg, line_start(&bytes, 1) + 10);
+        let before = std::fs::read(&seg).unwrap();
+        let refused = Trail::open(
+            TrailConfig {
+                dir: d.0.clone(),
+                node: "node-1".into(),
+                segment_max_bytes: 2_000,
+                segment_max_age: Duration::from_secs(3600),
+                digest_interval: Duration::from_secs(3600),
+                sinks: vec![],
+            },
+            s.clone(),
+        );
+        assert!(
+            matches!(refused, Err(crate::AuditError::Corrupt { .. })),
+            "{refused:?}"
+        );
+        assert_eq!(std::fs::read(&seg).unwrap(), before);
+        assert_problem(&check(&d, None), "");
+    }
+
+    #[test]
+    fn a_nul_or_zeros_in_a_closed_segment_are_reported_and_zeros_trimmed() {
+        let s = signer();
+        let d = trail("nul-closed", &s, 1, 40);
+        let first = files(&d, false).remove(0);
+        let bytes = std::fs::read(&first).unwrap();
+        put_nul(&first, line_start(&bytes, 2) + 3);
+        assert_problem(&check(&d, None), "after a NUL");
+
+        let d = trail("zeros-closed", &s, 1, 40);
+        let first = files(&d, false).remove(0);
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&first)
+            .unwrap();
+        std::io::Write::write_all(&mut f, &[0u8; 100_000]).unwrap();
+        drop(f);
+        let r = check(&d, Some(&s.public_key_der()));
+        assert!(
+            r.ok() && r.notes.iter().any(|n| n.contains("trim when it was")),
+            "{r}"
+        );
+        open_trail(&d, &s, 2_000).close();
+        let bytes = std::fs::read(&first).unwrap();
+        assert_eq!(bytes.last(), Some(&b'\n'));
+        let r = check(&d, Some(&s.public_key_der()));
+        assert!(r.ok() && r.notes.is_empty(), "{r}");
     }
 
     #[test]

@@ -350,6 +350,42 @@ pub(crate) fn segment_first_seq(node: &str, name: &str) -> Option<u64> {
     seq.parse().ok()
 }
 
+/// Cut the zeros after a closed segment's last record, if it has any (its
+/// trim at close failed or a crash lost it). Reads one byte when there are
+/// none. Leaves anything else alone: verify reports it.
+fn trim_zero_tail(path: &Path) -> std::io::Result<()> {
+    let f = OpenOptions::new().read(true).write(true).open(path)?;
+    let len = f.metadata()?.len();
+    let mut byte = [0u8; 1];
+    if len == 0 {
+        return Ok(());
+    }
+    f.read_exact_at(&mut byte, len - 1)?;
+    if byte[0] != 0 {
+        return Ok(());
+    }
+    // Back to the last non-zero byte.
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut end = len;
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let buf = &mut chunk[..(end - start) as usize];
+        f.read_exact_at(buf, start)?;
+        if let Some(i) = buf.iter().rposition(|&b| b != 0) {
+            let last = start + i as u64;
+            f.read_exact_at(&mut byte, last)?;
+            if byte[0] == b'\n' {
+                f.set_len(last + 1)?;
+                f.sync_all()?;
+                tracing::info!(file = %path.display(), bytes = len - last - 1, "audit: trimmed the zeros after a closed segment's records");
+            }
+            return Ok(());
+        }
+        end = start;
+    }
+    Ok(())
+}
+
 /// The digests of `node` in `dir`, by number.
 pub(crate) fn list_digests(dir: &Path, node: &str) -> std::io::Result<Vec<(u64, String)>> {
     let mut out = Vec::new();
@@ -375,26 +411,79 @@ impl Writer {
         };
         let mut segments =
             list_segments(&node_dir, &cfg.node).map_err(|e| io_error(&node_dir, e))?;
+        // The last digest first: nothing a digest signed is ever cut.
+        let digest_dir = node_dir.join(crate::DIGEST_DIR);
+        let digests = list_digests(&digest_dir, &cfg.node).map_err(|e| io_error(&digest_dir, e))?;
+        let last_digest = match digests.last() {
+            Some((n, name)) => {
+                let path = digest_dir.join(name);
+                let bytes = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
+                let parsed = digest::parse(&bytes).map_err(|e| corrupt(&path, e.to_string()))?;
+                Some((*n, name.clone(), bytes, parsed))
+            }
+            None => None,
+        };
+        let signed_up_to = last_digest.as_ref().map_or(0, |d| d.3.body.last_seq);
+        // Closed segments end with their last record; one whose trim at
+        // close failed or was lost keeps zeros, trimmed here.
+        if let Some((_, older)) = segments.split_last() {
+            for (_, name) in older {
+                let path = node_dir.join(name);
+                if let Err(e) = trim_zero_tail(&path) {
+                    tracing::warn!(error = %e, file = %path.display(), "audit: could not trim the zeros after a closed segment's records");
+                }
+            }
+        }
         let mut seq = 0;
         let mut prev = GENESIS;
         let mut last_time = i64::MIN;
         // The newest segment with a complete record; a torn tail is cut off.
-        while let Some((_, name)) = segments.last().cloned() {
+        while let Some((first, name)) = segments.last().cloned() {
             let path = node_dir.join(&name);
             let bytes = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
             let (lines, end) = chain::complete_lines(&bytes);
+            // What this segment ends at once cut; below a digest, the
+            // bytes past `end` were acknowledged: refuse, change nothing.
+            let ends_at = match lines.last() {
+                Some((_, last)) => chain::parse_line(last).map_or(u64::MAX, |l| l.seq),
+                None => first.saturating_sub(1),
+            };
+            if ends_at < signed_up_to {
+                return Err(corrupt(
+                    &path,
+                    format!(
+                        "its records end at {ends_at} but a digest signed records up to {signed_up_to}: \
+                         records were removed or overwritten (run `trent audit verify`); nothing was changed"
+                    ),
+                ));
+            }
             if end < bytes.len() {
-                if chain::all_zero(&bytes[end..]) {
+                let tail = &bytes[end..];
+                if chain::all_zero(tail) {
                     tracing::info!(
                         file = %path.display(),
-                        bytes = bytes.len() - end,
+                        bytes = tail.len(),
                         "audit: trimming the space reserved after the records of the segment open when the server stopped"
                     );
                 } else {
+                    // Never acknowledged (a batch being written when the
+                    // server stopped), but kept aside rather than
+                    // destroyed: if anything else put them there, they are
+                    // evidence.
+                    let kept = node_dir.join(format!(
+                        "{name}.cut.{}",
+                        crate::compact_time(crate::now_ms())
+                    ));
+                    let keep = &tail[..tail.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1)];
+                    std::fs::write(&kept, keep)
+                        .and_then(|()| File::open(&kept)?.sync_all())
+                        .and_then(|()| sync_dir(&node_dir))
+                        .map_err(|e| io_error(&kept, e))?;
                     tracing::warn!(
                         file = %path.display(),
-                        bytes = bytes.len() - end,
-                        "audit: cutting off a torn last record (written when the server stopped, never acknowledged)"
+                        bytes = tail.len(),
+                        kept = %kept.display(),
+                        "audit: cutting off the bytes after the last complete record (written when the server stopped, never acknowledged); they are kept in the file named"
                     );
                 }
                 let f = OpenOptions::new()
@@ -431,15 +520,10 @@ impl Writer {
             break;
         }
         // The digest chain.
-        let digest_dir = node_dir.join(crate::DIGEST_DIR);
-        let digests = list_digests(&digest_dir, &cfg.node).map_err(|e| io_error(&digest_dir, e))?;
         let mut digest_number = 0;
         let mut digested_seq = 0;
         let mut previous_digest = None;
-        if let Some((n, name)) = digests.last() {
-            let path = digest_dir.join(name);
-            let bytes = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
-            let parsed = digest::parse(&bytes).map_err(|e| corrupt(&path, e.to_string()))?;
+        if let Some((n, name, bytes, parsed)) = last_digest {
             if parsed.body.last_seq > seq {
                 return Err(corrupt(
                     &node_dir,
@@ -451,10 +535,10 @@ impl Writer {
                 ));
             }
             use base64::Engine;
-            digest_number = *n;
+            digest_number = n;
             digested_seq = parsed.body.last_seq;
             previous_digest = Some((
-                name.clone(),
+                name,
                 digest::sha256_hex(&bytes),
                 base64::engine::general_purpose::STANDARD.encode(&parsed.signature),
             ));
@@ -692,8 +776,19 @@ impl Writer {
     /// acknowledged) and start a new one.
     fn repair(&mut self) -> Result<(), AuditError> {
         if let Some(open) = &mut self.open {
-            open.reserved = open.len;
-            let r = open.file.set_len(open.len);
+            // Cut back; if the file cannot be cut (the disk that refused
+            // the write may refuse this too), a NUL at the last durable
+            // byte ends the records there, in space already allocated.
+            let r = match open.file.set_len(open.len) {
+                Ok(()) => {
+                    open.reserved = open.len;
+                    Ok(())
+                }
+                Err(_) => open
+                    .file
+                    .write_all_at(&[0], open.len)
+                    .and_then(|()| open.file.sync_data()),
+            };
             if let Err(e) = r {
                 let err = io_error(&open.path, e);
                 self.close_segment();
