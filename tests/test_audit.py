@@ -179,6 +179,10 @@ def test_every_request_is_recorded_once_in_cloudtrails_shape_and_no_secret_is(tm
         ok("GetCallerIdentity", sts.get_caller_identity())
         grant = ok("CreateGrant", root.create_grant(KeyId=arn, GranteePrincipal=f"arn:aws:iam::{A}:user/carol",
                                                     Operations=["Encrypt"]))
+        # A grant token in a request, and a too-long one in a refusal.
+        ok("RetireGrant", root.retire_grant(GrantToken=grant["GrantToken"]))
+        long_token = "T" * 8193
+        fails("RetireGrant", "ValidationException", lambda: root.retire_grant(GrantToken=long_token))
     finally:
         srv.stop()
 
@@ -197,7 +201,8 @@ def test_every_request_is_recorded_once_in_cloudtrails_shape_and_no_secret_is(tm
     raw = trail_bytes(srv.data_dir)
     secrets = [plaintext, base64.b64encode(plaintext), data_key, base64.b64encode(data_key), random,
                base64.b64encode(random), blob, base64.b64encode(blob),
-               creds["SecretAccessKey"].encode(), creds["SessionToken"].encode(), grant["GrantToken"].encode()]
+               creds["SecretAccessKey"].encode(), creds["SessionToken"].encode(), grant["GrantToken"].encode(),
+               long_token.encode()]
     secrets += [s.encode() for _, s in (ROOT_A, CAROL, CI, ROOT_B)]
     for s in secrets:
         assert s not in raw, s[:40]
@@ -286,6 +291,28 @@ def test_answered_requests_survive_sigkill_and_the_trail_still_verifies(tmp_path
     r = verify(srv.data_dir / "audit", "--public-key", str(pem))
     assert r.returncode == 0 and "trail verified" in r.stdout, r.stdout + r.stderr
     assert "torn" not in r.stdout, r.stdout
+
+
+def test_a_client_that_hangs_up_at_once_does_not_escape_the_trail(tmp_path):
+    """hyper drops a request's handler when its client closes the connection;
+    a key created before that moment must still have its event."""
+    srv = Server(tmp_path / "data").start()
+    try:
+        body = b"{}"
+        for _ in range(30):
+            s = rawhttp.connect(srv)
+            rawhttp.send_head(s, rawhttp.signed_headers(srv, "CreateKey", body))
+            s.sendall(body)
+            s.close()
+        time.sleep(1.0)  # what the server started, it finishes
+        keys = {k["KeyArn"] for k in srv.client().list_keys(Limit=1000)["Keys"]}
+    finally:
+        srv.stop()
+    assert keys, "no CreateKey got through: the test proves nothing"
+    recorded = {r["ARN"] for e in events(srv.data_dir)
+                if e["eventName"] == "CreateKey" and "errorCode" not in e for r in e.get("resources", [])}
+    missing = keys - recorded
+    assert not missing, f"{len(missing)} of {len(keys)} keys were created without a CreateKey event"
 
 
 def copy_trail(srv, tmp_path, name):

@@ -116,7 +116,10 @@ pub fn file_name(node: &str, number: u64, time_ms: i64) -> String {
 pub fn number_of(node: &str, name: &str) -> Option<u64> {
     let rest = name.strip_prefix(node)?.strip_prefix(".digest.")?;
     let (number, tail) = rest.split_once('.')?;
-    if number.len() != 10 || !tail.ends_with(".json") {
+    let time = tail.strip_suffix(".json")?;
+    // Names are printed by verify: nothing but the time Trent writes.
+    let time_ok = crate::is_compact_time(time);
+    if number.len() != 10 || !number.bytes().all(|b| b.is_ascii_digit()) || !time_ok {
         return None;
     }
     number.parse().ok()

@@ -82,6 +82,16 @@ fn format_iso_seconds(second: i64) -> String {
     )
 }
 
+/// Whether `s` is a time as [`compact_time`] writes it.
+pub(crate) fn is_compact_time(s: &str) -> bool {
+    s.len() == 16
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 => b == b'T',
+            15 => b == b'Z',
+            _ => b.is_ascii_digit(),
+        })
+}
+
 /// `20261202T190000Z`, for file names.
 pub fn compact_time(ms: i64) -> String {
     iso_seconds(ms).replace(['-', ':'], "")
@@ -110,5 +120,14 @@ mod tests {
             assert_eq!(super::iso_seconds(ms), want, "{ms}");
         }
         assert_eq!(super::compact_time(1_796_212_801_000), "20261202T120001Z");
+        assert!(super::is_compact_time("20261202T120001Z"));
+        for bad in [
+            "20261202T12000Z",
+            "20261202X120001Z",
+            "2026120\u{1b}T120001Z",
+            "20261202T120001Z0",
+        ] {
+            assert!(!super::is_compact_time(bad), "{bad:?}");
+        }
     }
 }

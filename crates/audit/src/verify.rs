@@ -290,6 +290,11 @@ impl NodeVerifier {
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|n| n.starts_with(&format!("{}.", self.node)) && n.contains(".jsonl.cut."))
+            // Printed below: only names Trent could have made.
+            .filter(|n| {
+                n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            })
             .collect();
         cut.sort();
         for name in cut {
@@ -434,6 +439,13 @@ impl NodeVerifier {
             self.problems.push(format!(
                 "the digests cover records up to {covered} but the trail ends at {seq}: \
                  records were removed"
+            ));
+        }
+        if seq > 0 && digests.is_empty() {
+            // Trent signs a digest at every start, before any request.
+            self.problems.push(format!(
+                "records 1-{seq} are in the trail but there is no digest: Trent signs one at \
+                 every start, so the digests were removed and nothing here is signed"
             ));
         }
         report.undigested = seq.saturating_sub(covered);
@@ -755,6 +767,19 @@ mod tests {
     }
 
     #[test]
+    fn a_trail_without_digests_is_not_verified() {
+        let s = signer();
+        let d = trail("no-digests", &s, 1, 10);
+        std::fs::remove_dir_all(node_dir(&d).join("digests")).unwrap();
+        assert_problem(&check(&d, Some(&s.public_key_der())), "no digest");
+        let d = trail("empty-digests", &s, 1, 10);
+        for f in files(&d, true) {
+            std::fs::remove_file(f).unwrap();
+        }
+        assert_problem(&check(&d, None), "no digest");
+    }
+
+    #[test]
     fn extra_segments_and_digests_are_found() {
         let s = signer();
         let d = trail("extra-segment", &s, 1, 40);
@@ -773,7 +798,9 @@ mod tests {
             .unwrap()
             .to_string_lossy()
             .into_owned();
-        let twin = first.replace(".json", "").replace("T", "T9") + ".json";
+        // The same number, another (valid) time.
+        let twin = format!("{}20991231T235959Z.json", &first[..first.len() - 21]);
+        assert_ne!(twin, first);
         std::fs::copy(&digests[0], node_dir(&d).join("digests").join(&twin)).unwrap();
         assert_problem(&check(&d, None), "extra digest");
     }

@@ -344,7 +344,9 @@ pub(crate) fn segment_first_seq(node: &str, name: &str) -> Option<u64> {
     let rest = name.strip_prefix(node)?.strip_prefix('.')?;
     let rest = rest.strip_suffix(crate::SEGMENT_SUFFIX)?;
     let (seq, time) = rest.split_once('.')?;
-    if seq.len() != 20 || time.len() != 16 || !seq.bytes().all(|b| b.is_ascii_digit()) {
+    // Names are printed by verify: nothing but the time Trent writes.
+    let time_ok = crate::is_compact_time(time);
+    if seq.len() != 20 || !time_ok || !seq.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     seq.parse().ok()

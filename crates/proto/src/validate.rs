@@ -215,7 +215,7 @@ impl Validator {
     pub fn grant_tokens(&mut self, value: Option<&[String]>) {
         self.list_length("grantTokens", value, 0, 10);
         for (i, t) in value.unwrap_or_default().iter().enumerate() {
-            self.length(&format!("grantTokens.{}.member", i + 1), Some(t), 1, 8192);
+            self.secret_length(&format!("grantTokens.{}.member", i + 1), Some(t), 1, 8192);
         }
     }
 

@@ -327,6 +327,13 @@ async fn lookup_events(
     let Some(root) = state.kms.trail().root_dir().map(|p| p.to_path_buf()) else {
         return Ok(answer(Default::default()));
     };
+    // A lookup reads index files on a blocking thread, which the store's
+    // work shares; however many callers ask at once, two lookups run.
+    static LOOKUPS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+    let _permit = LOOKUPS
+        .acquire()
+        .await
+        .map_err(|_| fail("InternalServerErrorException", "The search failed."))?;
     let page = tokio::task::spawn_blocking(move || trent_audit::search::search(&root, &q))
         .await
         .map_err(|_| fail("InternalServerErrorException", "The search failed."))?

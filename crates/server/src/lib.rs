@@ -310,10 +310,23 @@ async fn watched_handle(
     req: hyper::Request<hyper::body::Incoming>,
 ) -> Result<hyper::Response<http::ResponseBody>, std::convert::Infallible> {
     let _guard = activity.request();
-    if throttle {
-        http::throttled(state, conn, req).await
-    } else {
-        http::handle(state, conn, req).await
+    // The request runs in its own task: hyper drops this future when the
+    // client closes the connection or resets the stream, and a dropped
+    // handler would stop between a change made (store writes finish on
+    // their blocking threads regardless) and its audit event. A task runs
+    // to its event whatever the connection does.
+    let task = tokio::spawn(async move {
+        if throttle {
+            http::throttled(state, conn, req).await
+        } else {
+            http::handle(state, conn, req).await
+        }
+    });
+    match task.await {
+        Ok(response) => response,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Cancelled: the runtime is shutting down; no answer reaches anyone.
+        Err(_) => Ok(http::error_body(500, "KMSInternalException", None, "")),
     }
 }
 

@@ -199,7 +199,8 @@ impl Validate for ListRetirableGrantsRequest {
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all(serialize = "camelCase", deserialize = "PascalCase"))]
 pub struct RetireGrantRequest {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// A grant token: never recorded.
+    #[serde(skip_serializing)]
     pub grant_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
@@ -211,7 +212,7 @@ pub struct RetireGrantRequest {
 
 impl Validate for RetireGrantRequest {
     fn validate(&self, v: &mut Validator) {
-        v.length("grantToken", self.grant_token.as_deref(), 1, 8192);
+        v.secret_length("grantToken", self.grant_token.as_deref(), 1, 8192);
         key_id(v, "keyId", &self.key_id, false);
         grant_id(v, "grantId", &self.grant_id, false);
     }
