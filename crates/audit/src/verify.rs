@@ -928,6 +928,63 @@ mod tests {
     }
 
     #[test]
+    fn a_start_does_not_sign_records_altered_after_the_last_digest() {
+        let s = signer();
+        let d = trail("altered-open", &s, 0, 0);
+        let crashed = trail("altered-crashed", &s, 0, 0);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let t = open_trail(&d, &s, 1 << 30);
+        rt.block_on(async {
+            for i in 0..10 {
+                let e = Event::api_call(
+                    "kms.amazonaws.com",
+                    "Encrypt",
+                    "us-east-1",
+                    format!("req-{i}"),
+                    0,
+                );
+                t.record(&e).await.unwrap();
+            }
+        });
+        copy_dir(&d.0, &crashed.0);
+        t.close();
+        // While stopped, record 4 is changed (same length).
+        let seg = files(&crashed, false).pop().unwrap();
+        let bytes = std::fs::read(&seg).unwrap();
+        let at = line_start(&bytes, 3);
+        let line_end = at + bytes[at..].iter().position(|&b| b == b'\n').unwrap();
+        let text = String::from_utf8(bytes[at..line_end].to_vec()).unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(
+            &f,
+            text.replace("req-3", "req-X").as_bytes(),
+            at as u64,
+        )
+        .unwrap();
+        drop(f);
+        let refused = Trail::open(
+            TrailConfig {
+                dir: crashed.0.clone(),
+                node: "node-1".into(),
+                segment_max_bytes: 1 << 30,
+                segment_max_age: Duration::from_secs(3600),
+                digest_interval: Duration::from_secs(3600),
+                sinks: vec![],
+            },
+            s.clone(),
+        );
+        assert!(
+            matches!(refused, Err(crate::AuditError::Corrupt { .. })),
+            "{refused:?}"
+        );
+        // Unaltered, the same start is fine.
+        let t = open_trail(&d, &s, 1 << 30);
+        t.close();
+    }
+
+    #[test]
     fn a_nul_or_zeros_in_a_closed_segment_are_reported_and_zeros_trimmed() {
         let s = signer();
         let d = trail("nul-closed", &s, 1, 40);

@@ -521,6 +521,55 @@ impl Writer {
             std::fs::write(&idx_path, idx).map_err(|e| io_error(&idx_path, e))?;
             break;
         }
+        // The records after the last digest must follow the record it
+        // signed, link by link: this start's digest signs them, and must
+        // not sign records altered while the server was stopped.
+        if let Some((_, dname, _, parsed)) = &last_digest {
+            let signed = parsed.body.last_seq;
+            if seq > signed {
+                let mut expect_prev = [0u8; 32];
+                hex::decode_to_slice(&parsed.body.last_record_hash, &mut expect_prev).map_err(
+                    |_| {
+                        corrupt(
+                            &digest_dir.join(dname),
+                            "its lastRecordHash is not hex".into(),
+                        )
+                    },
+                )?;
+                let mut expect_seq = signed + 1;
+                for (i, (_, name)) in segments.iter().enumerate() {
+                    let last_here = segments
+                        .get(i + 1)
+                        .map_or(seq, |(n, _)| n.saturating_sub(1));
+                    if last_here <= signed {
+                        continue;
+                    }
+                    let path = node_dir.join(name);
+                    let bytes = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
+                    for (_, line) in chain::complete_lines(&bytes).0 {
+                        let l = chain::parse_line(line)
+                            .map_err(|e| corrupt(&path, format!("a record does not parse: {e}")))?;
+                        if l.seq <= signed {
+                            continue;
+                        }
+                        if l.seq != expect_seq || l.prev != expect_prev {
+                            return Err(corrupt(
+                                &path,
+                                format!(
+                                    "record {} does not follow record {} (signed by digest {dname}): \
+                                     records after the last digest were altered or inserted (run \
+                                     `trent audit verify`); the chain cannot continue",
+                                    l.seq,
+                                    expect_seq - 1
+                                ),
+                            ));
+                        }
+                        expect_prev = chain::hash(line);
+                        expect_seq += 1;
+                    }
+                }
+            }
+        }
         // The digest chain.
         let mut digest_number = 0;
         let mut digested_seq = 0;
