@@ -244,7 +244,7 @@ impl RequestAudit {
         };
         let text = p.get();
         let needle = format!("\"{name}\":");
-        let out = if text.contains(&needle) || !text.ends_with('}') {
+        let out = if has_member(text, name) || !text.ends_with('}') {
             p
         } else {
             let mut s = String::with_capacity(text.len() + name.len() + value.len() + 8);
@@ -329,6 +329,39 @@ impl RequestAudit {
     }
 }
 
+/// Whether the JSON object `text` has a member `name` at its top level (a
+/// key inside the encryption context does not count). `name` is plain
+/// ASCII, so comparing the raw key bytes is exact.
+fn has_member(text: &str, name: &str) -> bool {
+    let b = text.as_bytes();
+    let (mut depth, mut i, mut at_key) = (0usize, 0usize, false);
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                let start = i + 1;
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                if depth == 1 && at_key && b.get(start..i) == Some(name.as_bytes()) {
+                    return true;
+                }
+                at_key = false;
+            }
+            b'{' => {
+                depth += 1;
+                at_key = depth == 1;
+            }
+            b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b',' => at_key = depth == 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,5 +422,19 @@ mod tests {
             v,
             serde_json::json!({"keyMetadata": {"aWSAccountId": "1", "keyId": "k", "encryptionAlgorithms": ["SYMMETRIC_DEFAULT"]}})
         );
+    }
+
+    #[test]
+    fn only_top_level_members_count() {
+        let has = |t: &str| super::has_member(t, "encryptionAlgorithm");
+        assert!(has(r#"{"encryptionAlgorithm":"RSAES_OAEP_SHA_1"}"#));
+        assert!(has(r#"{"keyId":"k","encryptionAlgorithm":"X"}"#));
+        assert!(!has(
+            r#"{"keyId":"k","encryptionContext":{"encryptionAlgorithm":"x"}}"#
+        ));
+        assert!(!has(r#"{"keyId":"encryptionAlgorithm"}"#));
+        assert!(!has(r#"{"a":[{"encryptionAlgorithm":1}],"b":"x"}"#));
+        assert!(!has(r#"{"k\"encryptionAlgorithm":"x"}"#));
+        assert!(!has("{}"));
     }
 }
