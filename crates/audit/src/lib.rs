@@ -62,24 +62,10 @@ pub fn iso_seconds(ms: i64) -> String {
     LAST.with(|last| {
         let mut last = last.borrow_mut();
         if last.0 != second {
-            *last = (second, format_iso_seconds(second));
+            *last = (second, trent_core::clock::iso8601_seconds(second * 1000));
         }
         last.1.clone()
     })
-}
-
-fn format_iso_seconds(second: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(second)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
 }
 
 /// Whether `s` is a time as [`compact_time`] writes it.

@@ -557,6 +557,17 @@ mod tests {
         crate::digest::tests::test_signer()
     }
 
+    fn config(dir: &Path, segment_max_bytes: u64) -> TrailConfig {
+        TrailConfig {
+            dir: dir.to_path_buf(),
+            node: "node-1".into(),
+            segment_max_bytes,
+            segment_max_age: Duration::from_secs(3600),
+            digest_interval: Duration::from_secs(3600),
+            sinks: vec![],
+        }
+    }
+
     /// A trail of `runs` server runs of `per_run` events each, small
     /// segments so that there are several.
     fn trail(name: &str, signer: &Arc<dyn Signer>, runs: usize, per_run: usize) -> Dir {
@@ -566,18 +577,7 @@ mod tests {
             .build()
             .unwrap();
         for run in 0..runs {
-            let t = Trail::open(
-                TrailConfig {
-                    dir: dir.clone(),
-                    node: "node-1".into(),
-                    segment_max_bytes: 2_000,
-                    segment_max_age: Duration::from_secs(3600),
-                    digest_interval: Duration::from_secs(3600),
-                    sinks: vec![],
-                },
-                signer.clone(),
-            )
-            .unwrap();
+            let t = Trail::open(config(&dir, 2_000), signer.clone()).unwrap();
             rt.block_on(async {
                 for i in 0..per_run {
                     let e = Event::api_call(
@@ -825,18 +825,35 @@ mod tests {
     }
 
     fn open_trail(d: &Dir, s: &Arc<dyn Signer>, segment_max_bytes: u64) -> Trail {
-        Trail::open(
-            TrailConfig {
-                dir: d.0.clone(),
-                node: "node-1".into(),
-                segment_max_bytes,
-                segment_max_age: Duration::from_secs(3600),
-                digest_interval: Duration::from_secs(3600),
-                sinks: vec![],
-            },
-            s.clone(),
-        )
-        .unwrap()
+        Trail::open(config(&d.0, segment_max_bytes), s.clone()).unwrap()
+    }
+
+    /// Events `req-0`, `req-1`, … recorded in a trail opened on `d`; the
+    /// files copied to `crashed` while it is open (as a crash leaves them,
+    /// none of these events digested yet); then it is closed.
+    fn crash_copy(d: &Dir, crashed: &Dir, s: &Arc<dyn Signer>, events: usize) {
+        let t = open_trail(d, s, 1 << 30);
+        record(&t, "req", events);
+        copy_dir(&d.0, &crashed.0);
+        t.close();
+    }
+
+    fn record(t: &Trail, prefix: &str, n: usize) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            for i in 0..n {
+                let e = Event::api_call(
+                    "kms.amazonaws.com",
+                    "Encrypt",
+                    "us-east-1",
+                    format!("{prefix}-{i}"),
+                    0,
+                );
+                t.record(&e).await.unwrap();
+            }
+        });
     }
 
     /// Where line `n` (from 0) of `bytes` starts.
@@ -859,24 +876,7 @@ mod tests {
         let s = signer();
         let d = trail("nul-open", &s, 0, 0);
         let crashed = trail("nul-crashed", &s, 0, 0);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let t = open_trail(&d, &s, 1 << 30);
-        rt.block_on(async {
-            for i in 0..10 {
-                let e = Event::api_call(
-                    "kms.amazonaws.com",
-                    "Encrypt",
-                    "us-east-1",
-                    format!("req-{i}"),
-                    0,
-                );
-                t.record(&e).await.unwrap();
-            }
-        });
-        copy_dir(&d.0, &crashed.0);
-        t.close();
+        crash_copy(&d, &crashed, &s, 10);
         // A NUL inside record 6 of the segment a crash left open (no digest
         // covers records 1-10 yet): the next start cuts from there, and
         // keeps what it cut.
@@ -908,17 +908,7 @@ mod tests {
         let bytes = std::fs::read(&seg).unwrap();
         put_nul(&seg, line_start(&bytes, 1) + 10);
         let before = std::fs::read(&seg).unwrap();
-        let refused = Trail::open(
-            TrailConfig {
-                dir: d.0.clone(),
-                node: "node-1".into(),
-                segment_max_bytes: 2_000,
-                segment_max_age: Duration::from_secs(3600),
-                digest_interval: Duration::from_secs(3600),
-                sinks: vec![],
-            },
-            s.clone(),
-        );
+        let refused = Trail::open(config(&d.0, 2_000), s.clone());
         assert!(
             matches!(refused, Err(crate::AuditError::Corrupt { .. })),
             "{refused:?}"
@@ -932,24 +922,7 @@ mod tests {
         let s = signer();
         let d = trail("altered-open", &s, 0, 0);
         let crashed = trail("altered-crashed", &s, 0, 0);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let t = open_trail(&d, &s, 1 << 30);
-        rt.block_on(async {
-            for i in 0..10 {
-                let e = Event::api_call(
-                    "kms.amazonaws.com",
-                    "Encrypt",
-                    "us-east-1",
-                    format!("req-{i}"),
-                    0,
-                );
-                t.record(&e).await.unwrap();
-            }
-        });
-        copy_dir(&d.0, &crashed.0);
-        t.close();
+        crash_copy(&d, &crashed, &s, 10);
         // While stopped, record 4 is changed (same length).
         let seg = files(&crashed, false).pop().unwrap();
         let bytes = std::fs::read(&seg).unwrap();
@@ -964,17 +937,7 @@ mod tests {
         )
         .unwrap();
         drop(f);
-        let refused = Trail::open(
-            TrailConfig {
-                dir: crashed.0.clone(),
-                node: "node-1".into(),
-                segment_max_bytes: 1 << 30,
-                segment_max_age: Duration::from_secs(3600),
-                digest_interval: Duration::from_secs(3600),
-                sinks: vec![],
-            },
-            s.clone(),
-        );
+        let refused = Trail::open(config(&crashed.0, 1 << 30), s.clone());
         assert!(
             matches!(refused, Err(crate::AuditError::Corrupt { .. })),
             "{refused:?}"
@@ -1018,25 +981,8 @@ mod tests {
         let s = signer();
         let d = trail("reserved", &s, 0, 0);
         let crashed = trail("reserved-crash", &s, 0, 0);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let record = |t: &Trail, n: usize| {
-            rt.block_on(async {
-                for i in 0..n {
-                    let e = Event::api_call(
-                        "kms.amazonaws.com",
-                        "Encrypt",
-                        "us-east-1",
-                        format!("r-{i}"),
-                        0,
-                    );
-                    t.record(&e).await.unwrap();
-                }
-            })
-        };
         let t = open_trail(&d, &s, 1 << 30);
-        record(&t, 10);
+        record(&t, "r", 10);
         // Open: zeros reserved after the records, and the trail verifies.
         let seg = files(&d, false).pop().unwrap();
         let bytes = std::fs::read(&seg).unwrap();
@@ -1076,7 +1022,7 @@ mod tests {
         );
         // The next start trims it all and continues the chain.
         let t = open_trail(&crashed, &s, 1 << 30);
-        record(&t, 1);
+        record(&t, "r", 1);
         t.close();
         let r = check(&crashed, Some(&s.public_key_der()));
         // Only the note on the bytes kept aside.
@@ -1113,18 +1059,7 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let t = Trail::open(
-            TrailConfig {
-                dir: d.0.clone(),
-                node: "node-1".into(),
-                segment_max_bytes: 2_000,
-                segment_max_age: Duration::from_secs(3600),
-                digest_interval: Duration::from_secs(3600),
-                sinks: vec![],
-            },
-            s.clone(),
-        )
-        .unwrap();
+        let t = open_trail(&d, &s, 2_000);
         rt.block_on(async {
             let e = Event::api_call("kms.amazonaws.com", "Decrypt", "us-east-1", "x".into(), 0);
             t.record(&e).await.unwrap();

@@ -9,6 +9,22 @@ pub type Millis = i64;
 /// One day in milliseconds.
 pub const DAY_MS: Millis = 86_400_000;
 
+/// `2026-12-02T19:00:00Z`: whole seconds, UTC, as AWS writes times in
+/// condition keys, STS answers and CloudTrail events.
+pub fn iso8601_seconds(ms: Millis) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
 /// A source of the current time.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Now, in milliseconds since the epoch.

@@ -87,20 +87,6 @@ fn xml(s: &str) -> String {
     out
 }
 
-fn iso8601(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
-
 fn xml_response(status: u16, rid: &str, body: Zeroizing<Vec<u8>>) -> Response<ResponseBody> {
     let mut r = crate::http::respond(status, rid, body);
     r.headers_mut().insert(
@@ -285,7 +271,7 @@ async fn handle_inner(
                         serde_json::value::to_raw_value(&serde_json::json!({
                             "credentials": {
                                 "accessKeyId": out.access_key_id,
-                                "expiration": iso8601(out.expires_at),
+                                "expiration": trent_core::clock::iso8601_seconds(out.expires_at),
                             },
                             "assumedRoleUser": {
                                 "assumedRoleId": out.assumed_role_id,
@@ -315,7 +301,7 @@ async fn handle_inner(
                         format!(
                             "</SecretAccessKey>\n      <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n{packed}  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>{rid}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n",
                             out.session_token,
-                            iso8601(out.expires_at)
+                            trent_core::clock::iso8601_seconds(out.expires_at)
                         )
                         .as_bytes(),
                     );

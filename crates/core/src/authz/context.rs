@@ -116,20 +116,6 @@ fn lookup<'a>(pairs: impl Iterator<Item = (&'a String, &'a String)>, key: &str) 
     found
 }
 
-fn iso8601(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
-
 impl Context for RequestContext<'_> {
     fn value(&self, key: &str) -> Option<Value<'_>> {
         let c = self.caller;
@@ -161,7 +147,7 @@ impl Context for RequestContext<'_> {
             "aws:principalisawsservice" => bool_value(false),
             "aws:sourceip" => self.source_ip.and_then(|ip| one(ip.to_string())),
             "aws:securetransport" => bool_value(self.secure_transport),
-            "aws:currenttime" => one(iso8601(self.now_ms)),
+            "aws:currenttime" => one(crate::clock::iso8601_seconds(self.now_ms)),
             "aws:epochtime" => one(self.now_ms.div_euclid(1000).to_string()),
             "kms:keyspec" => match (self.key, self.new_key) {
                 (Some(k), _) => one(k.spec),
