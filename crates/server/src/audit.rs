@@ -25,6 +25,9 @@ const MAX_UNKNOWN_NAME: usize = 64;
 pub(crate) struct RequestAudit {
     event: Event,
     notes: Arc<AuditNotes>,
+    /// False with the trail off: the parameters and response elements,
+    /// the costly parts of an event, are then not built at all.
+    recording: bool,
 }
 
 /// The access key id and region of an `Authorization` header's credential
@@ -189,7 +192,13 @@ impl RequestAudit {
         RequestAudit {
             event,
             notes: Arc::default(),
+            recording: true,
         }
+    }
+
+    /// Whether the event will be written (the trail is on).
+    pub(crate) fn recording(&mut self, on: bool) {
+        self.recording = on;
     }
 
     /// The service the request is for.
@@ -233,6 +242,9 @@ impl RequestAudit {
     /// The request's parameters: the typed request serialized, which skips
     /// every secret field by its type's definition.
     pub(crate) fn params<T: Serialize>(&mut self, request: &T) {
+        if !self.recording {
+            return;
+        }
         self.event.request_parameters = serde_json::value::to_raw_value(request).ok();
     }
 
@@ -263,6 +275,9 @@ impl RequestAudit {
     /// `responseElements` from a response body (AWS JSON), camelCased,
     /// without the `hidden` members.
     pub(crate) fn response_body(&mut self, body: &[u8], hidden: &[&str]) {
+        if !self.recording {
+            return;
+        }
         if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(body) {
             if let Some(m) = v.as_object_mut() {
                 for h in hidden {

@@ -266,6 +266,7 @@ pub async fn handle(
         &rid,
         "kms.amazonaws.com",
     );
+    audit.recording(state.kms.trail().enabled());
     let mut response = if let Some(op) = crate::cloudtrail::operation(req.headers()) {
         audit.event_source("cloudtrail.amazonaws.com");
         audit.operation(&op);
