@@ -1,0 +1,435 @@
+//! Reading a message: parse the header, let the caller unwrap the data key,
+//! authenticate the header, then release each frame's plaintext only once
+//! its tag has verified (and a signed message's last frame only once the
+//! signature has).
+
+use crate::context::{EncryptionContext, PUBLIC_KEY_FIELD};
+use crate::header::{ContentType, Header, IV_LEN, TAG_LEN};
+use crate::keys::{self, commitment_matches, DataKey, FrameKey, Part};
+use crate::sign::Verifier;
+use crate::wire::{ParseError, Reader};
+use crate::{CommitmentPolicy, EncryptedDataKey, Error, Suite};
+
+/// The largest non-framed body the format allows: 2^36 - 32 bytes.
+const MAX_NON_FRAMED: u64 = (1 << 36) - 32;
+const FINAL_MARK: u32 = u32::MAX;
+
+/// How to read.
+#[derive(Clone, Debug, Default)]
+pub struct DecryptConfig {
+    /// Which suites may be read.
+    pub policy: CommitmentPolicy,
+    /// Refuse a message with more wrapped data keys than this, before
+    /// reading them.
+    pub max_encrypted_data_keys: Option<u16>,
+    /// Pairs the message must have: a pair stored in the message must have
+    /// the same value; a pair not stored must be one the message
+    /// authenticated without storing (its header tag fails otherwise).
+    pub reproduced_context: EncryptionContext,
+}
+
+/// What the caller must do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Give more of the message (or call `finish` at its end).
+    NeedInput,
+    /// Unwrap a data key for [`Decryptor::request`] and give it with
+    /// [`Decryptor::set_data_key`].
+    NeedDataKey,
+    /// The whole message was read and verified.
+    Done,
+}
+
+/// What a keyring needs to unwrap the data key.
+#[derive(Debug)]
+pub struct DecryptRequest<'a> {
+    /// The message's suite (its key length).
+    pub suite: Suite,
+    /// The context the data keys are bound to: the stored pairs and the
+    /// reproduced ones.
+    pub encryption_context: &'a EncryptionContext,
+    /// The wrapped data keys, in the message's order.
+    pub encrypted_data_keys: &'a [EncryptedDataKey],
+}
+
+enum State {
+    Header,
+    Materials,
+    Frames,
+    NonFramed,
+    Footer,
+    Done,
+    Failed(Error),
+}
+
+/// A message being read. Sans-IO: message bytes in, authenticated plaintext
+/// appended to the caller's buffer. Memory is one frame (a non-framed body
+/// is held whole: the format authenticates it only at its end).
+pub struct Decryptor {
+    cfg: DecryptConfig,
+    buf: Vec<u8>,
+    start: usize,
+    /// Parse the header again only once this many bytes are buffered.
+    need: usize,
+    state: State,
+    header: Option<Header>,
+    context: EncryptionContext,
+    required_keys: Vec<String>,
+    key: Option<FrameKey>,
+    verifier: Option<Verifier>,
+    seq: u32,
+    /// A signed message's final plaintext, until the signature verifies.
+    held: Vec<u8>,
+}
+
+impl std::fmt::Debug for Decryptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decryptor")
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Decryptor {
+    /// A reader with this configuration.
+    pub fn new(cfg: DecryptConfig) -> Decryptor {
+        Decryptor {
+            cfg,
+            buf: Vec::new(),
+            start: 0,
+            need: 0,
+            state: State::Header,
+            header: None,
+            context: EncryptionContext::new(),
+            required_keys: Vec::new(),
+            key: None,
+            verifier: None,
+            seq: 1,
+            held: Vec::new(),
+        }
+    }
+
+    /// The header, once it is authenticated.
+    pub fn header(&self) -> Option<&Header> {
+        match self.state {
+            State::Header | State::Materials | State::Failed(_) => None,
+            _ => self.header.as_ref(),
+        }
+    }
+
+    /// The encryption context the message was authenticated with (stored and
+    /// reproduced pairs), once the header is authenticated.
+    pub fn encryption_context(&self) -> Option<&EncryptionContext> {
+        self.header().map(|_| &self.context)
+    }
+
+    /// What the keyrings need, while the decryptor waits for the data key.
+    pub fn request(&self) -> Option<DecryptRequest<'_>> {
+        match (&self.state, &self.header) {
+            (State::Materials, Some(h)) => Some(DecryptRequest {
+                suite: h.suite,
+                encryption_context: &self.context,
+                encrypted_data_keys: &h.encrypted_data_keys,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Give more of the message; authenticated plaintext is appended to
+    /// `out`.
+    pub fn update(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<Progress, Error> {
+        if let State::Failed(e) = &self.state {
+            return Err(e.clone());
+        }
+        if matches!(self.state, State::Done) && !input.is_empty() {
+            return self.fail(Error::TrailingBytes);
+        }
+        if self.start > 0 && self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        } else if self.start > self.buf.len() / 2 && self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        self.buf.extend_from_slice(input);
+        match self.run(out) {
+            Ok(p) => Ok(p),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// The end of the message: fails if it is incomplete, or if the data
+    /// key was never given.
+    pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), Error> {
+        match self.update(&[], out)? {
+            Progress::Done => Ok(()),
+            Progress::NeedDataKey => Err(Error::Misuse("the data key was never given")),
+            Progress::NeedInput => {
+                let what = match self.state {
+                    State::Header => "header",
+                    State::Footer => "signature",
+                    _ => "final frame",
+                };
+                self.fail::<()>(Error::Truncated(what))
+            }
+        }
+    }
+
+    /// Give the data key a keyring unwrapped: checks the key commitment and
+    /// the header's tag, and continues with whatever input is buffered.
+    pub fn set_data_key(
+        &mut self,
+        data_key: DataKey,
+        out: &mut Vec<u8>,
+    ) -> Result<Progress, Error> {
+        if !matches!(self.state, State::Materials) {
+            return Err(Error::Misuse("no data key is expected now"));
+        }
+        let r = self.authenticate(&data_key);
+        drop(data_key);
+        if let Err(e) = r {
+            return self.fail(e);
+        }
+        self.update(&[], out)
+    }
+
+    fn fail<T>(&mut self, e: Error) -> Result<T, Error> {
+        self.state = State::Failed(e.clone());
+        self.buf = Vec::new();
+        self.held = Vec::new();
+        self.key = None;
+        Err(e)
+    }
+
+    fn authenticate(&mut self, data_key: &DataKey) -> Result<(), Error> {
+        let h = self.header.as_ref().ok_or(Error::Misuse("no header"))?;
+        let (key, commitment) = keys::derive(h.suite, data_key, &h.message_id)?;
+        if let (Some(derived), Some(stored)) = (&commitment, &h.commitment) {
+            if !commitment_matches(derived, stored) {
+                return Err(Error::Commitment);
+            }
+        }
+        let mut aad = h.body.clone();
+        aad.extend_from_slice(&self.context.only(&self.required_keys).serialize()?);
+        key.check_header(h.auth_iv, &aad, &h.auth_tag)?;
+        self.state = match h.content_type {
+            ContentType::Framed => State::Frames,
+            ContentType::NonFramed => State::NonFramed,
+        };
+        self.key = Some(key);
+        Ok(())
+    }
+
+    fn run(&mut self, out: &mut Vec<u8>) -> Result<Progress, Error> {
+        loop {
+            let progressed = match self.state {
+                State::Header => self.read_header()?,
+                State::Materials => return Ok(Progress::NeedDataKey),
+                State::Frames => self.read_frame(out)?,
+                State::NonFramed => self.read_non_framed(out)?,
+                State::Footer => self.read_footer(out)?,
+                State::Done => {
+                    return if self.start < self.buf.len() {
+                        Err(Error::TrailingBytes)
+                    } else {
+                        Ok(Progress::Done)
+                    };
+                }
+                State::Failed(ref e) => return Err(e.clone()),
+            };
+            if !progressed {
+                return Ok(Progress::NeedInput);
+            }
+        }
+    }
+
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// Consume `n` bytes, feeding them to the signature's hash.
+    fn consume(&mut self, n: usize) {
+        if let Some(v) = &mut self.verifier {
+            v.update(&self.buf[self.start..self.start + n]);
+        }
+        self.start += n;
+    }
+
+    fn read_header(&mut self) -> Result<bool, Error> {
+        if self.pending().len() < self.need.max(1) {
+            return Ok(false);
+        }
+        let (header, len) = match Header::parse(self.pending(), self.cfg.max_encrypted_data_keys) {
+            Ok(h) => h,
+            Err(ParseError::Short(s)) => {
+                self.need = s.needed;
+                return Ok(false);
+            }
+            Err(ParseError::Bad(e)) => return Err(e),
+        };
+        let suite = header.suite;
+        if !self.cfg.policy.allows_decrypt(suite) {
+            return Err(Error::Policy {
+                suite,
+                policy: self.cfg.policy,
+            });
+        }
+        // The materials' context: the stored pairs, and the reproduced ones
+        // the message did not store (those must be authenticated by the
+        // header tag).
+        let mut context = header.encryption_context.clone();
+        let mut required = Vec::new();
+        for (k, v) in self.cfg.reproduced_context.iter() {
+            match context.get(k) {
+                Some(stored) if stored != v => return Err(Error::ContextMismatch(k.to_owned())),
+                Some(_) => {}
+                None => {
+                    context.insert(k, v);
+                    required.push(k.to_owned());
+                }
+            }
+        }
+        match (suite.signature(), context.get(PUBLIC_KEY_FIELD)) {
+            (Some(sig), Some(pk)) => self.verifier = Some(Verifier::new(sig, pk)?),
+            (Some(_), None) => return Err(Error::PublicKey("a signing suite needs it")),
+            (None, Some(_)) => {
+                return Err(Error::PublicKey(
+                    "a suite that does not sign must not have it",
+                ))
+            }
+            (None, None) => {}
+        }
+        self.context = context;
+        self.required_keys = required;
+        self.header = Some(header);
+        self.consume(len);
+        self.state = State::Materials;
+        Ok(true)
+    }
+
+    fn frame_length(&self) -> usize {
+        self.header.as_ref().map_or(0, |h| h.frame_length as usize)
+    }
+
+    fn read_frame(&mut self, out: &mut Vec<u8>) -> Result<bool, Error> {
+        let frame_length = self.frame_length();
+        let p = &self.buf[self.start..];
+        let mut r = Reader::new(p);
+        let Ok(first) = r.u32() else { return Ok(false) };
+        let is_final = first == FINAL_MARK;
+        let seq = if is_final {
+            match r.u32() {
+                Ok(s) => s,
+                Err(_) => return Ok(false),
+            }
+        } else {
+            first
+        };
+        if seq != self.seq {
+            return Err(Error::Malformed("a frame is out of sequence"));
+        }
+        let Ok(iv) = r.bytes(IV_LEN) else {
+            return Ok(false);
+        };
+        let len = if is_final {
+            let Ok(len) = r.u32() else { return Ok(false) };
+            if len as usize > frame_length {
+                return Err(Error::Malformed(
+                    "the final frame is longer than the frame length",
+                ));
+            }
+            len as usize
+        } else {
+            frame_length
+        };
+        let Ok(ct) = r.bytes(len) else {
+            return Ok(false);
+        };
+        let Ok(tag) = r.bytes(TAG_LEN) else {
+            return Ok(false);
+        };
+        let total = r.pos();
+        let part = if is_final {
+            Part::FinalFrame
+        } else {
+            Part::Frame
+        };
+        let key = self.key.as_ref().ok_or(Error::Misuse("no key"))?;
+        // A signed message's final frame waits for the signature.
+        let hold = is_final && self.verifier.is_some();
+        let target = if hold { &mut self.held } else { &mut *out };
+        let at = target.len();
+        target.resize(at + len, 0);
+        if let Err(e) = key.open(part, seq, iv, ct, tag, &mut target[at..]) {
+            target.truncate(at);
+            return Err(e);
+        }
+        self.consume(total);
+        if is_final {
+            self.state = if self.verifier.is_some() {
+                State::Footer
+            } else {
+                State::Done
+            };
+        } else {
+            self.seq = seq
+                .checked_add(1)
+                .ok_or(Error::Malformed("too many frames"))?;
+            if self.seq == FINAL_MARK {
+                return Err(Error::Malformed("too many frames"));
+            }
+        }
+        Ok(true)
+    }
+
+    fn read_non_framed(&mut self, out: &mut Vec<u8>) -> Result<bool, Error> {
+        let p = &self.buf[self.start..];
+        let mut r = Reader::new(p);
+        let Ok(iv) = r.bytes(IV_LEN) else {
+            return Ok(false);
+        };
+        let Ok(len) = r.u64() else { return Ok(false) };
+        if len > MAX_NON_FRAMED {
+            return Err(Error::Malformed(
+                "the non-framed body is longer than the format allows",
+            ));
+        }
+        let len = usize::try_from(len)
+            .map_err(|_| Error::Malformed("the body does not fit in memory"))?;
+        let Ok(ct) = r.bytes(len) else {
+            return Ok(false);
+        };
+        let Ok(tag) = r.bytes(TAG_LEN) else {
+            return Ok(false);
+        };
+        let total = r.pos();
+        let key = self.key.as_ref().ok_or(Error::Misuse("no key"))?;
+        let hold = self.verifier.is_some();
+        let target = if hold { &mut self.held } else { &mut *out };
+        let at = target.len();
+        target.resize(at + len, 0);
+        if let Err(e) = key.open(Part::SingleBlock, 1, iv, ct, tag, &mut target[at..]) {
+            target.truncate(at);
+            return Err(e);
+        }
+        self.consume(total);
+        self.state = if hold { State::Footer } else { State::Done };
+        Ok(true)
+    }
+
+    fn read_footer(&mut self, out: &mut Vec<u8>) -> Result<bool, Error> {
+        let p = self.pending();
+        let mut r = Reader::new(p);
+        let Ok(sig) = r.short_bytes() else {
+            return Ok(false);
+        };
+        let sig = sig.to_vec();
+        let total = r.pos();
+        self.start += total;
+        let v = self.verifier.take().ok_or(Error::Misuse("no verifier"))?;
+        v.verify(&sig)?;
+        out.append(&mut self.held);
+        self.state = State::Done;
+        Ok(true)
+    }
+}
