@@ -2,6 +2,8 @@
 
 #![forbid(unsafe_code)]
 
+mod envelope;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
@@ -55,6 +57,11 @@ enum Command {
         #[arg(long, hide = true)]
         unsafe_test_clock: bool,
     },
+    /// Encrypt a file, stream or directory client-side, in the AWS
+    /// Encryption SDK message format (readable by AWS's own tools).
+    Encrypt(envelope::EncryptArgs),
+    /// Decrypt what `trent encrypt` or the AWS Encryption SDK wrote.
+    Decrypt(envelope::DecryptArgs),
     /// The audit trail: verify it offline, search it, export the public key
     /// that signs its digests.
     Audit {
@@ -323,6 +330,8 @@ fn main() -> anyhow::Result<()> {
             ))?;
         }
         Command::Audit { command } => audit(command, &runtime)?,
+        Command::Encrypt(args) => envelope::encrypt(args, &runtime)?,
+        Command::Decrypt(args) => envelope::decrypt(args, &runtime)?,
         Command::HelloServer { listen } => {
             runtime.block_on(trent_server::serve_hello(listen))?;
         }

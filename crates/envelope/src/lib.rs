@@ -27,8 +27,10 @@ mod encrypt;
 mod error;
 mod header;
 mod keys;
+pub mod kms;
 pub mod raw;
 mod sign;
+pub mod stream;
 mod suite;
 mod wire;
 
