@@ -16,7 +16,7 @@ cd "$(dirname "$0")"
 SECONDS_PER_TARGET=${1:-180}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(operation blob sigv4 policy encryption_context sts_form lookup_events)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(operation blob sigv4 policy encryption_context sts_form lookup_events envelope_decrypt)
 JOBS=${JOBS:-1}
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
     CARGO="cargo +nightly fuzz"

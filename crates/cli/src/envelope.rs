@@ -288,7 +288,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
 /// A file output is written beside its final name and renamed into place
 /// only when complete: a failure leaves nothing behind.
 enum Sink {
-    Stdout(io::BufWriter<io::StdoutLock<'static>>),
+    Stdout(io::BufWriter<io::Stdout>),
     File {
         tmp: PathBuf,
         target: PathBuf,
@@ -301,7 +301,7 @@ impl Sink {
         let Some(target) = output else {
             return Ok(Sink::Stdout(io::BufWriter::with_capacity(
                 1 << 20,
-                io::stdout().lock(),
+                io::stdout(),
             )));
         };
         if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -322,8 +322,9 @@ impl Sink {
         match self {
             Sink::Stdout(mut s) => Ok(s.flush()?),
             Sink::File { tmp, target, file } => {
-                let file = file.into_inner().map_err(|e| e.into_error())?;
-                file.sync_all()?;
+                // Like cp, gpg or the official CLI, no fsync: the file is
+                // complete when renamed, and the page cache writes it out.
+                file.into_inner().map_err(|e| e.into_error())?;
                 std::fs::rename(&tmp, &target)
                     .with_context(|| format!("writing {}", target.display()))?;
                 Ok(())
@@ -362,9 +363,9 @@ impl Write for Sink {
     }
 }
 
-fn open_input(input: Option<&Path>) -> anyhow::Result<(Box<dyn Read>, Option<u64>)> {
+fn open_input(input: Option<&Path>) -> anyhow::Result<(Box<dyn Read + Send>, Option<u64>)> {
     match input {
-        None => Ok((Box::new(io::stdin().lock()), None)),
+        None => Ok((Box::new(io::stdin()), None)),
         Some(p) => {
             let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
             let len = f.metadata().ok().map(|m| m.len());
@@ -398,7 +399,7 @@ fn progress_bar(quiet: bool, len: Option<u64>) -> ProgressBar {
 fn run_job(
     job: &Job,
     quiet: bool,
-    f: impl FnOnce(&mut dyn Read, &mut Sink, &dyn Fn(u64)) -> Result<(), StreamError>,
+    f: impl FnOnce(&mut (dyn Read + Send), &mut Sink, &dyn Fn(u64)) -> Result<(), StreamError>,
 ) -> anyhow::Result<()> {
     let name = job
         .input

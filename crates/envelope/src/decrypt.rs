@@ -144,15 +144,30 @@ impl Decryptor {
         if matches!(self.state, State::Done) && !input.is_empty() {
             return self.fail(Error::TrailingBytes);
         }
-        if self.start > 0 && self.start == self.buf.len() {
-            self.buf.clear();
+        // Parse straight from the caller's slice when nothing is pending
+        // (the common case: no copy); keep only an incomplete tail.
+        let mut buf = std::mem::take(&mut self.buf);
+        let pending = buf.len() - self.start;
+        let r = if pending == 0 {
+            buf.clear();
             self.start = 0;
-        } else if self.start > self.buf.len() / 2 && self.start > 0 {
-            self.buf.drain(..self.start);
-            self.start = 0;
-        }
-        self.buf.extend_from_slice(input);
-        match self.run(out) {
+            self.run(input, out).map(|(p, used)| {
+                buf.extend_from_slice(&input[used..]);
+                p
+            })
+        } else {
+            if self.start > buf.len() / 2 {
+                buf.drain(..self.start);
+                self.start = 0;
+            }
+            buf.extend_from_slice(input);
+            self.run(&buf[self.start..], out).map(|(p, used)| {
+                self.start += used;
+                p
+            })
+        };
+        self.buf = buf;
+        match r {
             Ok(p) => Ok(p),
             Err(e) => self.fail(e),
         }
@@ -220,50 +235,50 @@ impl Decryptor {
         Ok(())
     }
 
-    fn run(&mut self, out: &mut Vec<u8>) -> Result<Progress, Error> {
+    /// Process as much of `data` (the unconsumed bytes) as possible; returns
+    /// the progress and how many bytes were consumed.
+    fn run(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(Progress, usize), Error> {
+        let mut used = 0;
         loop {
-            let progressed = match self.state {
-                State::Header => self.read_header()?,
-                State::Materials => return Ok(Progress::NeedDataKey),
-                State::Frames => self.read_frame(out)?,
-                State::NonFramed => self.read_non_framed(out)?,
-                State::Footer => self.read_footer(out)?,
+            let rest = &data[used..];
+            let step = match self.state {
+                State::Header => self.read_header(rest)?,
+                State::Materials => return Ok((Progress::NeedDataKey, used)),
+                State::Frames => self.read_frame(rest, out)?,
+                State::NonFramed => self.read_non_framed(rest, out)?,
+                State::Footer => self.read_footer(rest, out)?,
                 State::Done => {
-                    return if self.start < self.buf.len() {
-                        Err(Error::TrailingBytes)
+                    return if rest.is_empty() {
+                        Ok((Progress::Done, used))
                     } else {
-                        Ok(Progress::Done)
+                        Err(Error::TrailingBytes)
                     };
                 }
                 State::Failed(ref e) => return Err(e.clone()),
             };
-            if !progressed {
-                return Ok(Progress::NeedInput);
+            match step {
+                Some(n) => used += n,
+                None => return Ok((Progress::NeedInput, used)),
             }
         }
     }
 
-    fn pending(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-
-    /// Consume `n` bytes, feeding them to the signature's hash.
-    fn consume(&mut self, n: usize) {
+    /// Feed consumed message bytes to the signature's hash.
+    fn hash(&mut self, bytes: &[u8]) {
         if let Some(v) = &mut self.verifier {
-            v.update(&self.buf[self.start..self.start + n]);
+            v.update(bytes);
         }
-        self.start += n;
     }
 
-    fn read_header(&mut self) -> Result<bool, Error> {
-        if self.pending().len() < self.need.max(1) {
-            return Ok(false);
+    fn read_header(&mut self, data: &[u8]) -> Result<Option<usize>, Error> {
+        if data.len() < self.need.max(1) {
+            return Ok(None);
         }
-        let (header, len) = match Header::parse(self.pending(), self.cfg.max_encrypted_data_keys) {
+        let (header, len) = match Header::parse(data, self.cfg.max_encrypted_data_keys) {
             Ok(h) => h,
             Err(ParseError::Short(s)) => {
                 self.need = s.needed;
-                return Ok(false);
+                return Ok(None);
             }
             Err(ParseError::Bad(e)) => return Err(e),
         };
@@ -302,25 +317,24 @@ impl Decryptor {
         self.context = context;
         self.required_keys = required;
         self.header = Some(header);
-        self.consume(len);
+        self.hash(&data[..len]);
         self.state = State::Materials;
-        Ok(true)
+        Ok(Some(len))
     }
 
     fn frame_length(&self) -> usize {
         self.header.as_ref().map_or(0, |h| h.frame_length as usize)
     }
 
-    fn read_frame(&mut self, out: &mut Vec<u8>) -> Result<bool, Error> {
+    fn read_frame(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<Option<usize>, Error> {
         let frame_length = self.frame_length();
-        let p = &self.buf[self.start..];
-        let mut r = Reader::new(p);
-        let Ok(first) = r.u32() else { return Ok(false) };
+        let mut r = Reader::new(data);
+        let Ok(first) = r.u32() else { return Ok(None) };
         let is_final = first == FINAL_MARK;
         let seq = if is_final {
             match r.u32() {
                 Ok(s) => s,
-                Err(_) => return Ok(false),
+                Err(_) => return Ok(None),
             }
         } else {
             first
@@ -329,10 +343,10 @@ impl Decryptor {
             return Err(Error::Malformed("a frame is out of sequence"));
         }
         let Ok(iv) = r.bytes(IV_LEN) else {
-            return Ok(false);
+            return Ok(None);
         };
         let len = if is_final {
-            let Ok(len) = r.u32() else { return Ok(false) };
+            let Ok(len) = r.u32() else { return Ok(None) };
             if len as usize > frame_length {
                 return Err(Error::Malformed(
                     "the final frame is longer than the frame length",
@@ -343,10 +357,10 @@ impl Decryptor {
             frame_length
         };
         let Ok(ct) = r.bytes(len) else {
-            return Ok(false);
+            return Ok(None);
         };
         let Ok(tag) = r.bytes(TAG_LEN) else {
-            return Ok(false);
+            return Ok(None);
         };
         let total = r.pos();
         let part = if is_final {
@@ -364,7 +378,7 @@ impl Decryptor {
             target.truncate(at);
             return Err(e);
         }
-        self.consume(total);
+        self.hash(&data[..total]);
         if is_final {
             self.state = if self.verifier.is_some() {
                 State::Footer
@@ -379,16 +393,15 @@ impl Decryptor {
                 return Err(Error::Malformed("too many frames"));
             }
         }
-        Ok(true)
+        Ok(Some(total))
     }
 
-    fn read_non_framed(&mut self, out: &mut Vec<u8>) -> Result<bool, Error> {
-        let p = &self.buf[self.start..];
-        let mut r = Reader::new(p);
+    fn read_non_framed(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<Option<usize>, Error> {
+        let mut r = Reader::new(data);
         let Ok(iv) = r.bytes(IV_LEN) else {
-            return Ok(false);
+            return Ok(None);
         };
-        let Ok(len) = r.u64() else { return Ok(false) };
+        let Ok(len) = r.u64() else { return Ok(None) };
         if len > MAX_NON_FRAMED {
             return Err(Error::Malformed(
                 "the non-framed body is longer than the format allows",
@@ -397,10 +410,10 @@ impl Decryptor {
         let len = usize::try_from(len)
             .map_err(|_| Error::Malformed("the body does not fit in memory"))?;
         let Ok(ct) = r.bytes(len) else {
-            return Ok(false);
+            return Ok(None);
         };
         let Ok(tag) = r.bytes(TAG_LEN) else {
-            return Ok(false);
+            return Ok(None);
         };
         let total = r.pos();
         let key = self.key.as_ref().ok_or(Error::Misuse("no key"))?;
@@ -412,24 +425,21 @@ impl Decryptor {
             target.truncate(at);
             return Err(e);
         }
-        self.consume(total);
+        self.hash(&data[..total]);
         self.state = if hold { State::Footer } else { State::Done };
-        Ok(true)
+        Ok(Some(total))
     }
 
-    fn read_footer(&mut self, out: &mut Vec<u8>) -> Result<bool, Error> {
-        let p = self.pending();
-        let mut r = Reader::new(p);
+    fn read_footer(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<Option<usize>, Error> {
+        let mut r = Reader::new(data);
         let Ok(sig) = r.short_bytes() else {
-            return Ok(false);
+            return Ok(None);
         };
-        let sig = sig.to_vec();
         let total = r.pos();
-        self.start += total;
         let v = self.verifier.take().ok_or(Error::Misuse("no verifier"))?;
-        v.verify(&sig)?;
+        v.verify(sig)?;
         out.append(&mut self.held);
         self.state = State::Done;
-        Ok(true)
+        Ok(Some(total))
     }
 }

@@ -12,6 +12,8 @@
 //! - [`policy`]: key policy documents.
 //! - [`encryption_context`]: the encryption context's JSON form and its
 //!   canonical encoding.
+//! - [`envelope_decrypt`]: the ESDK message reader of `trent decrypt`, which
+//!   reads files from anywhere.
 //!
 //! Every body must return normally for every input: a panic is a finding.
 //! The tests here replay the seed corpus in `fuzz/corpus/` and a short,
@@ -43,6 +45,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("encryption_context", encryption_context),
     ("sts_form", sts_form),
     ("lookup_events", lookup_events),
+    ("envelope_decrypt", envelope_decrypt),
 ];
 
 /// The id of the first key the fuzzing service creates (deterministic
@@ -432,4 +435,49 @@ pub fn lookup_events(data: &[u8]) {
         assert!((b.time_ms, b.seq) < (a.time_ms, a.seq), "newest first");
     }
     let _ = trent_server::cloudtrail::answer(page);
+}
+
+/// The key of the raw AES keyring the `envelope_decrypt` seeds are wrapped
+/// with, so that mutations reach the body and the footer.
+pub const ENVELOPE_KEY: [u8; 32] = [7; 32];
+
+/// An ESDK message read by `trent decrypt`'s decryptor with a raw AES
+/// keyring (the seeds' key): the header, the key commitment, the header tag,
+/// the frames and the footer. The message arrives in two pieces, split where
+/// its last byte says, so that parsing across a boundary is exercised.
+pub fn envelope_decrypt(data: &[u8]) {
+    use trent_envelope::raw::{unwrap_any, RawAesKeyring};
+    use trent_envelope::{CommitmentPolicy, DecryptConfig, Decryptor, Progress};
+    let ring =
+        RawAesKeyring::new("fuzz", "fuzz-key", &ENVELOPE_KEY).unwrap_or_else(|e| panic!("{e}"));
+    let split = data
+        .last()
+        .map_or(0, |b| usize::from(*b) * 17)
+        .min(data.len());
+    let mut d = Decryptor::new(DecryptConfig {
+        policy: CommitmentPolicy::RequireEncryptAllowDecrypt,
+        max_encrypted_data_keys: Some(8),
+        ..Default::default()
+    });
+    let mut out = Vec::new();
+    let r = (|| {
+        for piece in [&data[..split], &data[split..]] {
+            if d.update(piece, &mut out)? == Progress::NeedDataKey {
+                let request = d.request().unwrap_or_else(|| panic!("no request"));
+                let key = unwrap_any(&[&ring], &request)?;
+                d.set_data_key(key, &mut out)?;
+            }
+        }
+        d.finish(&mut out)
+    })();
+    match r {
+        Ok(()) => assert!(
+            d.header().is_some(),
+            "a message that decrypted has an authenticated header"
+        ),
+        Err(_) => assert!(
+            d.header().is_none(),
+            "nothing of a failed message is released"
+        ),
+    }
 }

@@ -158,6 +158,11 @@ fn sts_form_smoke() {
 }
 
 #[test]
+fn envelope_decrypt_smoke() {
+    smoke("envelope_decrypt", 20_000);
+}
+
+#[test]
 fn every_target_has_a_cargo_fuzz_binary() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/fuzz_targets");
     for (name, _) in TARGETS {
@@ -313,5 +318,50 @@ fn write_seeds() {
     .enumerate()
     {
         write("encryption_context", &format!("{i:02}"), text.as_bytes());
+    }
+}
+
+/// Write the `envelope_decrypt` seeds: messages under the fuzz keyring's key
+/// in several suites and frame lengths (run by hand:
+/// `cargo test -p trent-fuzzing write_envelope_seeds -- --ignored`).
+#[test]
+#[ignore]
+fn write_envelope_seeds() {
+    use trent_envelope::raw::{wrap_all, RawAesKeyring};
+    use trent_envelope::{CommitmentPolicy, EncryptConfig, Encryptor, Suite};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/envelope_decrypt");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ring = RawAesKeyring::new("fuzz", "fuzz-key", &crate::ENVELOPE_KEY).unwrap();
+    let cases = [
+        (Suite::Aes256HkdfSha512CommitEcdsaP384, 16, 40, true),
+        (Suite::Aes256HkdfSha512Commit, 4096, 100, false),
+        (Suite::Aes256HkdfSha512Commit, 16, 32, true),
+        (Suite::Aes256HkdfSha384EcdsaP384, 64, 10, true),
+        (Suite::Aes128HkdfSha256EcdsaP256, 16, 0, false),
+        (Suite::Aes128NoKdf, 32, 70, true),
+    ];
+    for (i, (suite, frame, len, ec)) in cases.into_iter().enumerate() {
+        let policy = if suite.committing() {
+            CommitmentPolicy::RequireEncryptRequireDecrypt
+        } else {
+            CommitmentPolicy::ForbidEncryptAllowDecrypt
+        };
+        let mut e = Encryptor::new(EncryptConfig {
+            suite,
+            policy,
+            frame_length: frame,
+            encryption_context: if ec {
+                [("purpose", "fuzz")].into_iter().collect()
+            } else {
+                Default::default()
+            },
+            required_context_keys: vec![],
+        })
+        .unwrap();
+        wrap_all(&mut e, &[&ring]).unwrap();
+        let mut out = Vec::new();
+        e.update(&vec![0x61; len], &mut out).unwrap();
+        e.finish(&mut out).unwrap();
+        std::fs::write(dir.join(format!("{i:02}-{:04x}", suite.id())), out).unwrap();
     }
 }
