@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
-step "test tools: Python venv with boto3, awscli, pytest (tests/requirements.txt)"
+step "test tools: Python venv with boto3, awscli, pytest, aws-encryption-sdk-cli (tests/requirements.txt)"
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi

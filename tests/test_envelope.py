@@ -171,7 +171,8 @@ def test_tampered_truncated_and_failed_outputs(server, arn, tmp_path):
     out = tmp_path / "out"
     p = trent(server, "decrypt", "--key-id", arn, "-i", tampered, "-o", out, check=False)
     assert p.returncode != 0 and b"frame 6 failed authentication" in p.stderr
-    assert not out.exists() and list(tmp_path.glob("out*")) == [], "no partial plaintext file"
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if "trent-partial" in p.name], \
+        "no partial plaintext file"
     p = trent(server, "decrypt", "--key-id", arn, "-i", tampered, check=False)
     assert p.returncode != 0 and p.stdout == pt[: 5 * 4096]
     # Truncated.
@@ -233,6 +234,18 @@ def test_raw_keys_offline(tmp_path):
                                                   serialization.PublicFormat.SubjectPublicKeyInfo))
     nowhere = f"http://127.0.0.1:{free_port()}"
     pt = data(20000)
+    # A key file in base64 (here 24 characters, the length of a raw AES-192
+    # key) is read as base64.
+    import base64
+    b64 = tmp_path / "b64.key"
+    b64.write_bytes(base64.b64encode(os.urandom(16)))
+    enc16 = run([BIN, "encrypt", "--raw-aes-key", b64], nowhere, stdin=pt).stdout
+    assert run([BIN, "decrypt", "--raw-aes-key", b64], nowhere, stdin=enc16).stdout == pt
+    assert b"\x00\x00\x00\x80\x00\x00\x00\x0c" in enc16, "AES-GCM raw keyring provider info"
+    # The decrypted file is its owner's only.
+    out = tmp_path / "plain.out"
+    run([BIN, "decrypt", "--raw-aes-key", b64, "-o", out], nowhere, stdin=enc16)
+    assert out.read_bytes() == pt and (out.stat().st_mode & 0o077) == 0
     enc = run([BIN, "encrypt", "--raw-aes-key", aes, "--raw-rsa-key", pub, "--raw-key-name", "k1"], nowhere,
               stdin=pt).stdout
     assert run([BIN, "decrypt", "--raw-aes-key", aes, "--raw-key-name", "k1"], nowhere, stdin=enc).stdout == pt
@@ -243,3 +256,108 @@ def test_raw_keys_offline(tmp_path):
     other.write_bytes(os.urandom(32))
     p = run([BIN, "decrypt", "--raw-aes-key", other, "--raw-key-name", "k1"], nowhere, stdin=enc, check=False)
     assert p.returncode != 0 and p.stdout == b""
+
+
+VERIFIED = """
+[[credentials]]
+access_key_id = "AKIAENVELOPE00000001"
+secret_access_key = "envelope-secret/with+chars="
+account_id = "111122223333"
+"""
+
+
+@pytest.fixture(scope="module")
+def verified(tmp_path_factory):
+    from conftest import Server, write_config
+    d = tmp_path_factory.mktemp("envelope-verified")
+    s = Server(d / "data", config=write_config(d / "trent.toml", VERIFIED), tls="dev").start()
+    yield s
+    s.stop()
+
+
+def test_profiles_sigv4_and_ca_bundle(verified, tmp_path):
+    """Credentials, Region and the KMS endpoint come from a named profile in
+    the shared files (no AWS_* variables), requests are SigV4-signed (the
+    server verifies them), and AWS_CA_BUNDLE makes the dev CA trusted."""
+    (tmp_path / "credentials").write_text(
+        "[envelope]\naws_access_key_id = AKIAENVELOPE00000001\n"
+        "aws_secret_access_key = envelope-secret/with+chars=\n"
+        "[wrong]\naws_access_key_id = AKIAENVELOPE00000001\naws_secret_access_key = not-the-secret\n")
+    (tmp_path / "config").write_text(
+        f"[profile envelope]\nregion = {REGION}\nservices = local\n"
+        f"[profile wrong]\nregion = {REGION}\nservices = local\n"
+        f"[services local]\nkms =\n  endpoint_url = {verified.endpoint}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE=str(tmp_path / "config"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"),
+               AWS_EC2_METADATA_DISABLED="true", AWS_CA_BUNDLE=verified.ca_bundle)
+    kms = verified.client(access_key="AKIAENVELOPE00000001", secret="envelope-secret/with+chars=")
+    arn = new_key(kms)["Arn"]
+
+    def go(*args, stdin, extra=None):
+        return subprocess.run([str(BIN), *args], env={**env, **(extra or {})}, input=stdin, capture_output=True,
+                              timeout=60)
+
+    enc = go("encrypt", "--profile", "envelope", "--key-id", arn, stdin=b"profile data")
+    assert enc.returncode == 0, enc.stderr
+    dec = go("decrypt", "--key-id", arn, stdin=enc.stdout, extra={"AWS_PROFILE": "envelope"})
+    assert dec.returncode == 0 and dec.stdout == b"profile data", dec.stderr
+    # A wrong secret: the server refuses the signature.
+    bad = go("decrypt", "--profile", "wrong", "--key-id", arn, stdin=enc.stdout)
+    assert bad.returncode != 0 and b"InvalidSignatureException" in bad.stderr, bad.stderr
+    # Without the CA bundle the HTTPS endpoint is not trusted.
+    env.pop("AWS_CA_BUNDLE")
+    untrusted = go("decrypt", "--profile", "envelope", "--key-id", arn, stdin=enc.stdout)
+    assert untrusted.returncode != 0 and b"cannot reach the AWS KMS endpoint" in untrusted.stderr
+
+
+def test_progress_bar_on_a_terminal_only(server, arn, tmp_path):
+    import pty
+    import select
+    import threading
+    import time
+
+    def stderr_of(*flags):
+        master, slave = pty.openpty()
+        p = subprocess.Popen([str(BIN), "encrypt", "--key-id", arn, *flags, "-o", str(tmp_path / "out")],
+                             env=env_for(server.endpoint), stdin=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+
+        def feed():
+            for _ in range(6):  # a slow producer: the bar has time to draw
+                p.stdin.write(b"x" * 1_000_000)
+                p.stdin.flush()
+                time.sleep(0.15)
+            p.stdin.close()
+        t = threading.Thread(target=feed)
+        t.start()
+        seen = b""
+        while True:
+            r, _, _ = select.select([master], [], [], 0.1)
+            if r:
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:
+                    break
+            elif p.poll() is not None:
+                break
+        t.join()
+        assert p.wait(timeout=30) == 0
+        os.close(master)
+        return seen
+
+    drawn = stderr_of()
+    assert b"MiB" in drawn or b"KiB" in drawn, drawn
+    assert b"iB" not in stderr_of("--quiet")
+
+
+def test_a_bad_message_on_a_pipe_that_stays_open_fails_at_once(server, arn):
+    p = subprocess.Popen([str(BIN), "decrypt", "--key-id", arn], env=env_for(server.endpoint),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdin.write(b"\x09" * 100)
+    p.stdin.flush()
+    try:
+        rc = p.wait(timeout=15)  # the writer of the pipe never closes it
+    finally:
+        p.kill()
+        p.stdin.close()
+    assert rc != 0 and b"unsupported message format version 0x09" in p.stderr.read()

@@ -126,6 +126,15 @@ pub struct DecryptArgs {
     /// Pairs the message must have been encrypted with, key=value (repeat).
     #[arg(short = 'c', long = "encryption-context", value_name = "KEY=VALUE", value_parser = pair)]
     context: Vec<(String, String)>,
+    /// Refuse signed messages, right after their header (for a consumer of
+    /// stdout that must not see plaintext before the whole message is
+    /// verified: an unsigned message's frames are each authenticated).
+    #[arg(long)]
+    decrypt_unsigned: bool,
+    /// Refuse messages whose frames (or non-framed body) are longer than
+    /// this many bytes: a frame is held whole in memory.
+    #[arg(long, value_name = "BYTES")]
+    max_frame_length: Option<u64>,
     /// Refuse messages with more wrapped data keys than this.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     max_encrypted_data_keys: Option<u16>,
@@ -165,21 +174,25 @@ fn raw_keyrings(k: &KeyArgs) -> anyhow::Result<Vec<Box<dyn Keyring>>> {
         let bytes = zeroize::Zeroizing::new(
             std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
         );
-        let key = if matches!(bytes.len(), 16 | 24 | 32) {
-            bytes
-        } else {
-            use base64::Engine;
-            let text = String::from_utf8_lossy(&bytes);
-            zeroize::Zeroizing::new(
+        // Base64 text first (a 24-byte file may be the base64 of a 16-byte
+        // key), else raw bytes.
+        use base64::Engine;
+        let decoded = std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|t| {
                 base64::engine::general_purpose::STANDARD
-                    .decode(text.trim())
-                    .map_err(|_| {
-                        anyhow!(
-                            "{}: neither 16, 24 or 32 bytes nor their base64",
-                            p.display()
-                        )
-                    })?,
-            )
+                    .decode(t.trim())
+                    .ok()
+            })
+            .map(zeroize::Zeroizing::new)
+            .filter(|k| matches!(k.len(), 16 | 24 | 32));
+        let key = match decoded {
+            Some(k) => k,
+            None if matches!(bytes.len(), 16 | 24 | 32) => bytes,
+            None => bail!(
+                "{}: neither 16, 24 or 32 bytes nor their base64",
+                p.display()
+            ),
         };
         rings.push(Box::new(
             RawAesKeyring::new(&k.raw_key_namespace, &name_of(p), &key)
@@ -290,29 +303,59 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
 enum Sink {
     Stdout(io::BufWriter<io::Stdout>),
     File {
-        tmp: PathBuf,
+        tmp: TempPath,
         target: PathBuf,
         file: io::BufWriter<File>,
     },
 }
 
+/// The partial output's path, removed when dropped unless committed: an
+/// error anywhere (including a panic) leaves no partial file.
+struct TempPath(Option<PathBuf>);
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 impl Sink {
-    fn open(output: Option<&Path>) -> anyhow::Result<Sink> {
+    /// `private`: the file is created readable by its owner only (decrypted
+    /// plaintext).
+    fn open(output: Option<&Path>, private: bool) -> anyhow::Result<Sink> {
+        use std::hash::{BuildHasher, RandomState};
+        use std::os::unix::fs::OpenOptionsExt;
         let Some(target) = output else {
             return Ok(Sink::Stdout(io::BufWriter::with_capacity(
                 1 << 20,
                 io::stdout(),
             )));
         };
-        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        let mut tmp = target.as_os_str().to_os_string();
-        tmp.push(format!(".trent-partial-{}", std::process::id()));
-        let tmp = PathBuf::from(tmp);
-        let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let dir = target
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let name = target
+            .file_name()
+            .ok_or_else(|| anyhow!("{} is not a file name", target.display()))?;
+        // A new file (never through an existing name or symlink) with a
+        // random name, so concurrent runs and other users cannot collide.
+        let random = RandomState::new().hash_one(std::process::id());
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".trent-partial-{random:016x}"));
+        let tmp = dir.join(tmp_name);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(if private { 0o600 } else { 0o666 })
+            .open(&tmp)
+            .with_context(|| format!("creating {}", tmp.display()))?;
         Ok(Sink::File {
-            tmp,
+            tmp: TempPath(Some(tmp)),
             target: target.to_path_buf(),
             file: io::BufWriter::with_capacity(1 << 20, file),
         })
@@ -321,28 +364,29 @@ impl Sink {
     fn commit(self) -> anyhow::Result<()> {
         match self {
             Sink::Stdout(mut s) => Ok(s.flush()?),
-            Sink::File { tmp, target, file } => {
+            Sink::File {
+                mut tmp,
+                target,
+                file,
+            } => {
                 // Like cp, gpg or the official CLI, no fsync: the file is
                 // complete when renamed, and the page cache writes it out.
                 file.into_inner().map_err(|e| e.into_error())?;
-                std::fs::rename(&tmp, &target)
+                let path = tmp.0.as_ref().ok_or_else(|| anyhow!("committed twice"))?;
+                std::fs::rename(path, &target)
                     .with_context(|| format!("writing {}", target.display()))?;
+                tmp.0 = None;
                 Ok(())
             }
         }
     }
 
-    /// After a failure: a file output is removed; what went to stdout (whole
-    /// authenticated frames) stays there, and the exit status says it is
-    /// incomplete.
+    /// After a failure: a file output is removed (by its `TempPath`); what
+    /// went to stdout (whole authenticated frames) stays there, and the exit
+    /// status says it is incomplete.
     fn discard(self) {
-        match self {
-            Sink::Stdout(mut s) => {
-                let _ = s.flush();
-            }
-            Sink::File { tmp, .. } => {
-                let _ = std::fs::remove_file(tmp);
-            }
+        if let Sink::Stdout(mut s) = self {
+            let _ = s.flush();
         }
     }
 }
@@ -357,7 +401,7 @@ impl Write for Sink {
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Sink::Stdout(s) => s.flush(),
-            // The file is flushed and synced by `commit`.
+            // The file is flushed by `commit`, once complete.
             Sink::File { .. } => Ok(()),
         }
     }
@@ -399,16 +443,17 @@ fn progress_bar(quiet: bool, len: Option<u64>) -> ProgressBar {
 fn run_job(
     job: &Job,
     quiet: bool,
-    f: impl FnOnce(&mut (dyn Read + Send), &mut Sink, &dyn Fn(u64)) -> Result<(), StreamError>,
+    private: bool,
+    f: impl FnOnce(Box<dyn Read + Send>, &mut Sink, &dyn Fn(u64)) -> Result<(), StreamError>,
 ) -> anyhow::Result<()> {
     let name = job
         .input
         .as_deref()
         .map_or("stdin".into(), |p| p.display().to_string());
-    let (mut input, len) = open_input(job.input.as_deref())?;
-    let mut sink = Sink::open(job.output.as_deref())?;
+    let (input, len) = open_input(job.input.as_deref())?;
+    let mut sink = Sink::open(job.output.as_deref(), private)?;
     let pb = progress_bar(quiet, len);
-    let r = f(&mut input, &mut sink, &|n| pb.set_position(n));
+    let r = f(input, &mut sink, &|n| pb.set_position(n));
     pb.finish_and_clear();
     match r {
         Ok(()) => sink.commit(),
@@ -470,7 +515,7 @@ pub fn encrypt(args: EncryptArgs, rt: &tokio::runtime::Runtime) -> anyhow::Resul
                 enc.add_encrypted_data_key(edk)?;
             }
         }
-        run_job(&job, args.io.quiet, |input, sink, progress| {
+        run_job(&job, args.io.quiet, false, |input, sink, progress| {
             stream::encrypt(enc, input, sink, progress).map(|_| ())
         })?;
     }
@@ -522,8 +567,10 @@ pub fn decrypt(args: DecryptArgs, rt: &tokio::runtime::Runtime) -> anyhow::Resul
             policy: args.commitment_policy.unwrap_or_default(),
             max_encrypted_data_keys: args.max_encrypted_data_keys,
             reproduced_context: reproduced.clone(),
+            unsigned_only: args.decrypt_unsigned,
+            max_frame_length: args.max_frame_length,
         });
-        run_job(&job, args.io.quiet, |input, sink, progress| {
+        run_job(&job, args.io.quiet, true, |input, sink, progress| {
             stream::decrypt(dec, input, sink, &unwrap, progress).map(|_| ())
         })?;
     }

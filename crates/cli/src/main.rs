@@ -1,4 +1,6 @@
-//! `trent`: the one binary. `trent serve` runs the AWS-KMS-compatible server.
+//! `trent`: the one binary. `trent serve` runs the AWS-KMS-compatible server;
+//! `trent encrypt` / `trent decrypt` do client-side envelope encryption;
+//! `trent audit` verifies and searches the audit trail.
 
 #![forbid(unsafe_code)]
 

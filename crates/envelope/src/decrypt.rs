@@ -26,7 +26,20 @@ pub struct DecryptConfig {
     /// the same value; a pair not stored must be one the message
     /// authenticated without storing (its header tag fails otherwise).
     pub reproduced_context: EncryptionContext,
+    /// Refuse a signed message as soon as its header is read: for a reader
+    /// that must not act on a byte before the whole message is verified and
+    /// cannot hold the output back (the specification's option; the
+    /// official CLI's `--decrypt-unsigned`).
+    pub unsigned_only: bool,
+    /// Refuse frames (or a non-framed body) longer than this many bytes:
+    /// what a message declares is what the reader must buffer.
+    pub max_frame_length: Option<u64>,
 }
+
+/// The largest header this reader accepts. The format allows about 12 GiB
+/// (65,535 wrapped keys of 192 KiB); real headers are a few kilobytes, and
+/// a header is held whole before anything in it can be checked.
+pub const MAX_HEADER_LENGTH: usize = 16 << 20;
 
 /// What the caller must do next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -277,6 +290,9 @@ impl Decryptor {
         let (header, len) = match Header::parse(data, self.cfg.max_encrypted_data_keys) {
             Ok(h) => h,
             Err(ParseError::Short(s)) => {
+                if s.needed > MAX_HEADER_LENGTH {
+                    return Err(Error::TooLong("header"));
+                }
                 self.need = s.needed;
                 return Ok(None);
             }
@@ -289,6 +305,14 @@ impl Decryptor {
                 policy: self.cfg.policy,
             });
         }
+        if self.cfg.unsigned_only && suite.signature().is_some() {
+            return Err(Error::Signed(suite));
+        }
+        let declared = match header.content_type {
+            ContentType::Framed => u64::from(header.frame_length),
+            ContentType::NonFramed => 0,
+        };
+        self.check_length(declared)?;
         // The materials' context: the stored pairs, and the reproduced ones
         // the message did not store (those must be authenticated by the
         // header tag).
@@ -320,6 +344,13 @@ impl Decryptor {
         self.hash(&data[..len]);
         self.state = State::Materials;
         Ok(Some(len))
+    }
+
+    fn check_length(&self, len: u64) -> Result<(), Error> {
+        match self.cfg.max_frame_length {
+            Some(max) if len > max => Err(Error::FrameTooLong { len, max }),
+            _ => Ok(()),
+        }
     }
 
     fn frame_length(&self) -> usize {
@@ -389,9 +420,8 @@ impl Decryptor {
             self.seq = seq
                 .checked_add(1)
                 .ok_or(Error::Malformed("too many frames"))?;
-            if self.seq == FINAL_MARK {
-                return Err(Error::Malformed("too many frames"));
-            }
+            // After frame 2^32 - 2 only the final frame (number 2^32 - 1)
+            // can follow: a regular frame cannot carry that number.
         }
         Ok(Some(total))
     }
@@ -407,6 +437,7 @@ impl Decryptor {
                 "the non-framed body is longer than the format allows",
             ));
         }
+        self.check_length(len)?;
         let len = usize::try_from(len)
             .map_err(|_| Error::Malformed("the body does not fit in memory"))?;
         let Ok(ct) = r.bytes(len) else {

@@ -73,11 +73,14 @@ pub enum Error {
         "the encryption context's aws-crypto-public-key does not fit the algorithm suite: {0}"
     )]
     PublicKey(&'static str),
-    /// A field is longer than the format can hold.
-    #[error("the {0} is too long for the message format")]
+    /// A signed message where only unsigned ones are accepted.
+    #[error("the message is signed ({0}), and only unsigned messages are accepted")]
+    Signed(Suite),
+    /// A field is longer than the format (or this reader) allows.
+    #[error("the {0} is too long")]
     TooLong(&'static str),
-    /// A frame longer than this reader accepts.
-    #[error("the message's frame length {len} exceeds the maximum of {max} bytes")]
+    /// A frame (or non-framed body) longer than this reader accepts.
+    #[error("the message's frames are {len} bytes long, more than the maximum of {max}")]
     FrameTooLong {
         /// The header's frame length.
         len: u64,

@@ -108,7 +108,10 @@ impl Keyring for RawAesKeyring {
         SystemRandom::new()
             .fill(&mut iv)
             .map_err(|_| Error::Crypto("random IV"))?;
-        let mut ciphertext = key.expose().to_vec();
+        // Room for the tag up front: a reallocation would free a copy of
+        // the plaintext key without zeroizing it.
+        let mut ciphertext = Vec::with_capacity(key.expose().len() + GCM_TAG_LEN);
+        ciphertext.extend_from_slice(key.expose());
         self.key
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(iv),
@@ -321,12 +324,9 @@ fn pem_to_der(bytes: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
         .find("-----END ")
         .map(|i| body_start + i)
         .ok_or(Error::InvalidKey("a PEM block without its END line"))?;
-    let b64: Zeroizing<String> = Zeroizing::new(
-        text[body_start..body_end]
-            .chars()
-            .filter(|c| !c.is_ascii_whitespace())
-            .collect(),
-    );
+    let body = &text[body_start..body_end];
+    let mut b64 = Zeroizing::new(String::with_capacity(body.len()));
+    b64.extend(body.chars().filter(|c| !c.is_ascii_whitespace()));
     base64::engine::general_purpose::STANDARD
         .decode(b64.as_bytes())
         .map(Zeroizing::new)

@@ -43,22 +43,25 @@ fn read_some<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
 /// fails (it holds only what was complete and authenticated before the
 /// failure), then the failure is returned.
 fn pipeline<R, W>(
-    input: &mut R,
+    input: R,
     output: &mut W,
     mut step: impl FnMut(&[u8], &mut Vec<u8>) -> Result<(), Error>,
     last: impl FnOnce(&mut Vec<u8>) -> Result<(), Error>,
     mut progress: impl FnMut(u64),
 ) -> Result<u64, StreamError>
 where
-    R: Read + Send + ?Sized,
+    R: Read + Send + 'static,
     W: Write + Send + ?Sized,
 {
     let (to_main, from_reader) = sync_channel::<io::Result<Vec<u8>>>(DEPTH);
     let (free_in_tx, free_in_rx) = sync_channel::<Vec<u8>>(DEPTH + 2);
     let (to_writer, from_main) = sync_channel::<Vec<u8>>(DEPTH);
     let (free_out_tx, free_out_rx) = sync_channel::<Vec<u8>>(DEPTH + 2);
+    // The reader owns the input and is not joined: after a failure it may
+    // be blocked in a read (a terminal, an idle pipe) that nothing will
+    // end; it stops at its next send, or with the process.
+    std::thread::spawn(move || reader(input, &to_main, &free_in_rx));
     std::thread::scope(|s| {
-        s.spawn(move || reader(input, &to_main, &free_in_rx));
         let writer = s.spawn(move || writer(output, &from_main, &free_out_tx));
         let mut total = 0u64;
         let mut result: Result<(), StreamError> = Ok(());
@@ -108,15 +111,15 @@ where
     })
 }
 
-fn reader<R: Read + ?Sized>(
-    input: &mut R,
+fn reader<R: Read>(
+    mut input: R,
     to_main: &SyncSender<io::Result<Vec<u8>>>,
     free: &Receiver<Vec<u8>>,
 ) {
     loop {
         let mut buf = free.try_recv().unwrap_or_default();
         buf.resize(CHUNK, 0);
-        let r = read_some(input, &mut buf).map(|n| {
+        let r = read_some(&mut input, &mut buf).map(|n| {
             buf.truncate(n);
             buf
         });
@@ -143,12 +146,12 @@ fn writer<W: Write + ?Sized>(
 /// many plaintext bytes have been read so far.
 pub fn encrypt<R, W>(
     mut enc: Encryptor,
-    input: &mut R,
+    input: R,
     output: &mut W,
     progress: impl FnMut(u64),
 ) -> Result<u64, StreamError>
 where
-    R: Read + Send + ?Sized,
+    R: Read + Send + 'static,
     W: Write + Send + ?Sized,
 {
     let enc = std::cell::RefCell::new(&mut enc);
@@ -167,13 +170,13 @@ where
 /// treat all of it as unverified (a file output is discarded).
 pub fn decrypt<R, W>(
     mut dec: Decryptor,
-    input: &mut R,
+    input: R,
     output: &mut W,
     mut unwrap: impl FnMut(&DecryptRequest<'_>) -> Result<DataKey, Error>,
     progress: impl FnMut(u64),
 ) -> Result<(Decryptor, u64), StreamError>
 where
-    R: Read + Send + ?Sized,
+    R: Read + Send + 'static,
     W: Write + Send + ?Sized,
 {
     let total = {

@@ -367,3 +367,75 @@ fn keys_never_show_in_debug() {
     let dbg = format!("{:?} {:?}", aes(), rsa());
     assert!(!dbg.contains(&k) && !dbg.contains("4242"), "{dbg}");
 }
+
+#[test]
+fn reader_limits() {
+    let ring = aes();
+    let signed = encrypt(
+        EncryptConfig {
+            frame_length: 1000,
+            ..Default::default()
+        },
+        &[&ring],
+        &plaintext(3000),
+        100,
+    );
+    let cfg = DecryptConfig {
+        unsigned_only: true,
+        ..Default::default()
+    };
+    let (out, r) = decrypt(cfg, &[&ring], &signed, 10_000);
+    assert_eq!(
+        r,
+        Err(Error::Signed(Suite::Aes256HkdfSha512CommitEcdsaP384))
+    );
+    assert!(out.is_empty());
+    let unsigned = encrypt(
+        EncryptConfig {
+            suite: Suite::Aes256HkdfSha512Commit,
+            frame_length: 1000,
+            ..Default::default()
+        },
+        &[&ring],
+        &plaintext(3000),
+        100,
+    );
+    let cfg = DecryptConfig {
+        unsigned_only: true,
+        max_frame_length: Some(1000),
+        ..Default::default()
+    };
+    assert_eq!(decrypt(cfg, &[&ring], &unsigned, 10_000).0, plaintext(3000));
+    let cfg = DecryptConfig {
+        max_frame_length: Some(999),
+        ..Default::default()
+    };
+    let (out, r) = decrypt(cfg, &[&ring], &unsigned, 10_000);
+    assert_eq!(
+        r,
+        Err(Error::FrameTooLong {
+            len: 1000,
+            max: 999
+        })
+    );
+    assert!(out.is_empty());
+
+    // A header that would need more than 16 MiB fails once it has, without
+    // waiting for the rest: version 2, 0x0478, a message ID, no context,
+    // 65,535 wrapped keys of 64 KiB of provider information each.
+    let mut hostile = vec![2, 0x04, 0x78];
+    hostile.extend_from_slice(&[0; 32]);
+    hostile.extend_from_slice(&[0, 0, 0xff, 0xff]);
+    let edk: Vec<u8> = [&[0u8, 0, 0xff, 0xff][..], &[0x41; 0xffff], &[0, 0]].concat();
+    let mut d = Decryptor::new(DecryptConfig::default());
+    let mut out = Vec::new();
+    let mut result = d.update(&hostile, &mut out);
+    assert_eq!(result, Ok(Progress::NeedInput));
+    for _ in 0..300 {
+        result = d.update(&edk, &mut out);
+        if result.is_err() {
+            break;
+        }
+    }
+    assert_eq!(result, Err(Error::TooLong("header")));
+}

@@ -62,6 +62,7 @@ fn decrypt(
         policy: CommitmentPolicy::RequireEncryptAllowDecrypt,
         max_encrypted_data_keys: None,
         reproduced_context: ec.clone(),
+        ..Default::default()
     });
     let mut out = Vec::new();
     let r = (|| {

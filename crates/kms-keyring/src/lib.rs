@@ -227,7 +227,7 @@ impl Kms {
         };
         let arn = out
             .key_id()
-            .filter(|k| KmsArn::parse(k).is_some())
+            .filter(|k| KmsArn::parse(k).is_some_and(|a| a.resource_type == "key"))
             .ok_or(bad("no key ARN"))?
             .to_owned();
         let ciphertext = out
@@ -274,7 +274,7 @@ impl Kms {
         };
         let arn = out
             .key_id()
-            .filter(|k| KmsArn::parse(k).is_some())
+            .filter(|k| KmsArn::parse(k).is_some_and(|a| a.resource_type == "key"))
             .ok_or(bad("no key ARN"))?
             .to_owned();
         let ciphertext = out
@@ -309,7 +309,14 @@ impl Kms {
         filter: Option<&DiscoveryFilter>,
         request: &DecryptRequest<'_>,
     ) -> Result<DataKey, KmsError> {
-        let region = self.region().unwrap_or_default();
+        // A discovery keyring is bound to one Region: single-Region keys of
+        // other Regions are not tried, multi-Region keys are asked of their
+        // replica here.
+        let region = self.region().ok_or_else(|| {
+            KmsError::Config(
+                "discovery needs a Region (--region, AWS_REGION or the profile's region)".into(),
+            )
+        })?;
         self.try_all(
             discovery_candidates(request.encrypted_data_keys, filter, &region),
             request,
