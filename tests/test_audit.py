@@ -614,3 +614,26 @@ enabled = false
     finally:
         srv.stop()
     assert not (tmp_path / "data" / "audit").exists()
+
+
+def test_a_second_server_on_the_same_trail_refuses_to_start(tmp_path):
+    """Two writers with one node name on one directory would fork the chain:
+    the second server refuses to start and names the cause; the first keeps
+    recording, and once it stops another may start."""
+    first = Server(tmp_path / "data").start()
+    try:
+        first.client().create_key()
+        second = Server(tmp_path / "data")
+        rc = second.start(expect_failure=True)
+        assert rc != 0
+        assert "being written by another process" in second.read_log()
+        first.client().create_key()
+    finally:
+        first.stop()
+    again = Server(tmp_path / "data").start()
+    try:
+        again.client().create_key()
+    finally:
+        again.stop()
+    p = subprocess.run([str(BIN), "audit", "verify", str(tmp_path / "data" / "audit")], capture_output=True)
+    assert p.returncode == 0, p.stdout + p.stderr

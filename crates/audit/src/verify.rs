@@ -824,6 +824,30 @@ mod tests {
         assert!(r.notes.iter().any(|n| n.contains("torn")), "{r}");
     }
 
+    /// Two writers on one node would fork its chain: the second is refused
+    /// before it touches a file, and may take the node once the first has
+    /// closed.
+    #[test]
+    fn one_writer_per_node() {
+        let s = signer();
+        let d = trail("one-writer", &s, 1, 3);
+        let first = open_trail(&d, &s, 1 << 30);
+        let before = files(&d, false);
+        match Trail::open(config(&d.0, 1 << 30), s.clone()) {
+            Err(crate::AuditError::InUse(p)) => assert_eq!(p, node_dir(&d)),
+            other => panic!("a second writer was not refused: {other:?}"),
+        }
+        assert_eq!(
+            files(&d, false),
+            before,
+            "the refused writer changed nothing"
+        );
+        first.close();
+        let second = open_trail(&d, &s, 1 << 30);
+        second.close();
+        assert!(check(&d, Some(&s.public_key_der())).ok());
+    }
+
     fn open_trail(d: &Dir, s: &Arc<dyn Signer>, segment_max_bytes: u64) -> Trail {
         Trail::open(config(&d.0, segment_max_bytes), s.clone()).unwrap()
     }

@@ -66,6 +66,10 @@ pub enum AuditError {
     /// The digest signing key failed.
     #[error(transparent)]
     Sign(#[from] digest::SignError),
+    /// Another process holds this node's trail: two writers would fork its
+    /// chain.
+    #[error("the audit trail in {0} is being written by another process: give each server its own node name (audit.node) or its own audit directory")]
+    InUse(PathBuf),
     /// What is on disk cannot be continued.
     #[error("the audit trail in {path} cannot be continued: {reason}")]
     Corrupt {
@@ -75,6 +79,9 @@ pub enum AuditError {
         reason: String,
     },
 }
+
+/// The node's lock file (in its directory; not a segment or digest name).
+const LOCK_FILE: &str = ".lock";
 
 fn io_error(path: &Path, e: std::io::Error) -> AuditError {
     AuditError::Io {
@@ -131,6 +138,9 @@ pub struct Trail {
     shared: Option<Arc<Shared>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     node_dir: PathBuf,
+    /// The node's lock, held until the trail is closed (released by the
+    /// kernel when the process ends, however it ends).
+    lock: Mutex<Option<File>>,
 }
 
 impl std::fmt::Debug for Trail {
@@ -150,6 +160,7 @@ impl Trail {
             shared: None,
             thread: Mutex::new(None),
             node_dir: PathBuf::new(),
+            lock: Mutex::new(None),
         }
     }
 
@@ -170,6 +181,21 @@ impl Trail {
             .mode(0o700)
             .create(node_dir.join(crate::DIGEST_DIR))
             .map_err(|e| io_error(&node_dir, e))?;
+        // One writer per node: a second process (or a second server on the
+        // same directory with the same node name) is refused before it
+        // touches a file, instead of interleaving two chains.
+        let lock_path = node_dir.join(LOCK_FILE);
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| io_error(&lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(AuditError::InUse(node_dir)),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&lock_path, e)),
+        }
         let mut writer = Writer::recover(cfg, node_dir.clone(), signer)?;
         writer.digest_if_new()?;
         let shared = Arc::new(Shared {
@@ -187,6 +213,7 @@ impl Trail {
             shared: Some(shared),
             thread: Mutex::new(Some(thread)),
             node_dir,
+            lock: Mutex::new(Some(lock)),
         })
     }
 
@@ -269,6 +296,8 @@ impl Trail {
         if let Some(h) = handle {
             let _ = h.join();
         }
+        // The writer is done with the files: another may take the node.
+        self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }
 

@@ -21,7 +21,7 @@ fn rsa() -> RawRsaKeyring {
     let keys: serde_json::Value = serde_json::from_slice(
         &std::fs::read(
             Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/testdata/esdk-vectors/net-4.0.1/keys.json"),
+                .join("../../testdata/esdk-vectors/net-4.0.1/keys.json"),
         )
         .unwrap(),
     )
@@ -333,7 +333,7 @@ fn policy_limits_and_refusals() {
         let keys: serde_json::Value = serde_json::from_slice(
             &std::fs::read(
                 Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("../../../shared/testdata/esdk-vectors/net-4.0.1/keys.json"),
+                    .join("../../testdata/esdk-vectors/net-4.0.1/keys.json"),
             )
             .unwrap(),
         )

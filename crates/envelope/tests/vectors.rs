@@ -1,4 +1,4 @@
-//! AWS's published decrypt vectors (../shared/testdata/esdk-vectors): every
+//! AWS's published decrypt vectors (testdata/esdk-vectors): every
 //! positive vector decrypts to its plaintext, fed whole and in small pieces;
 //! every negative one fails and releases nothing.
 
@@ -12,7 +12,7 @@ use trent_envelope::{
 };
 
 fn vectors_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/esdk-vectors")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/esdk-vectors")
 }
 
 fn file_uri(dir: &Path, uri: &str) -> PathBuf {
