@@ -17,18 +17,16 @@ fn aes() -> RawAesKeyring {
     RawAesKeyring::new("test-ns", "test-aes", &[0x42; 32]).unwrap()
 }
 
+/// A key of the official vectors' keys.json (public test keys).
+fn vector_key(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/esdk-vectors/net-4.0.1/keys.json");
+    let keys: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    keys["keys"][name]["material"].as_str().unwrap().to_owned()
+}
+
 fn rsa() -> RawRsaKeyring {
-    let keys: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../testdata/esdk-vectors/net-4.0.1/keys.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let pem = keys["keys"]["rsa-4096-private"]["material"]
-        .as_str()
-        .unwrap();
+    let pem = vector_key("rsa-4096-private");
     RawRsaKeyring::new(
         "test-ns",
         "test-rsa",
@@ -329,27 +327,13 @@ fn policy_limits_and_refusals() {
         Err(Error::NoDataKey(2))
     );
     // An encrypt-only RSA keyring cannot decrypt.
-    let public = {
-        let keys: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("../../testdata/esdk-vectors/net-4.0.1/keys.json"),
-            )
-            .unwrap(),
-        )
-        .unwrap();
-        let pem = keys["keys"]["rsa-4096-public"]["material"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        RawRsaKeyring::new(
-            "test-ns",
-            "test-rsa",
-            RsaPadding::OaepSha256,
-            pem.as_bytes(),
-        )
-        .unwrap()
-    };
+    let public = RawRsaKeyring::new(
+        "test-ns",
+        "test-rsa",
+        RsaPadding::OaepSha256,
+        vector_key("rsa-4096-public").as_bytes(),
+    )
+    .unwrap();
     let by_public = encrypt(EncryptConfig::default(), &[&public], b"x", 1);
     assert_eq!(
         decrypt(DecryptConfig::default(), &[&public], &by_public, 1000).1,

@@ -138,6 +138,33 @@ where
     }
 }
 
+fn bad_answer(operation: &'static str, key_id: &str, why: &'static str) -> KmsError {
+    KmsError::BadAnswer {
+        operation,
+        key_id: key_id.to_owned(),
+        why,
+    }
+}
+
+/// The wrapped data key of a GenerateDataKey or Encrypt answer: it must
+/// name a key ARN (the provider information that decrypt filters on).
+fn wrapped(
+    operation: &'static str,
+    key_id: &str,
+    arn: Option<&str>,
+    ciphertext: Option<&Blob>,
+) -> Result<EncryptedDataKey, KmsError> {
+    let arn = arn
+        .filter(|k| KmsArn::parse(k).is_some_and(|a| a.resource_type == "key"))
+        .ok_or_else(|| bad_answer(operation, key_id, "no key ARN"))?;
+    let ciphertext = ciphertext.ok_or_else(|| bad_answer(operation, key_id, "no ciphertext"))?;
+    Ok(EncryptedDataKey {
+        provider_id: PROVIDER_ID.into(),
+        provider_info: arn.as_bytes().to_vec(),
+        ciphertext: ciphertext.as_ref().to_vec(),
+    })
+}
+
 impl Kms {
     /// Resolve credentials, Region and endpoint as the AWS tools do.
     pub async fn load(settings: &Settings) -> Result<Kms, KmsError> {
@@ -220,34 +247,16 @@ impl Kms {
             .send()
             .await
             .map_err(|e| call_error(OP, key_id, e))?;
-        let bad = |why| KmsError::BadAnswer {
-            operation: OP,
-            key_id: key_id.to_owned(),
-            why,
-        };
-        let arn = out
-            .key_id()
-            .filter(|k| KmsArn::parse(k).is_some_and(|a| a.resource_type == "key"))
-            .ok_or(bad("no key ARN"))?
-            .to_owned();
-        let ciphertext = out
-            .ciphertext_blob()
-            .ok_or(bad("no ciphertext"))?
-            .as_ref()
-            .to_vec();
-        let plaintext = out.plaintext.ok_or(bad("no plaintext"))?.into_inner();
+        let edk = wrapped(OP, key_id, out.key_id(), out.ciphertext_blob())?;
+        let plaintext = out
+            .plaintext
+            .ok_or_else(|| bad_answer(OP, key_id, "no plaintext"))?
+            .into_inner();
         let key = DataKey::new(plaintext);
         if key.expose().len() != suite.key_len() {
-            return Err(bad("a data key of the wrong length"));
+            return Err(bad_answer(OP, key_id, "a data key of the wrong length"));
         }
-        Ok((
-            key,
-            EncryptedDataKey {
-                provider_id: PROVIDER_ID.into(),
-                provider_info: arn.into_bytes(),
-                ciphertext,
-            },
-        ))
+        Ok((key, edk))
     }
 
     /// Another wrapped copy of `key` under `key_id` (Encrypt).
@@ -267,26 +276,7 @@ impl Kms {
             .send()
             .await
             .map_err(|e| call_error(OP, key_id, e))?;
-        let bad = |why| KmsError::BadAnswer {
-            operation: OP,
-            key_id: key_id.to_owned(),
-            why,
-        };
-        let arn = out
-            .key_id()
-            .filter(|k| KmsArn::parse(k).is_some_and(|a| a.resource_type == "key"))
-            .ok_or(bad("no key ARN"))?
-            .to_owned();
-        let ciphertext = out
-            .ciphertext_blob()
-            .ok_or(bad("no ciphertext"))?
-            .as_ref()
-            .to_vec();
-        Ok(EncryptedDataKey {
-            provider_id: PROVIDER_ID.into(),
-            provider_info: arn.into_bytes(),
-            ciphertext,
-        })
+        wrapped(OP, key_id, out.key_id(), out.ciphertext_blob())
     }
 
     /// Unwrap with one of `key_ids` (a strict, multi-Region-aware keyring).
@@ -358,15 +348,15 @@ impl Kms {
             .send()
             .await
             .map_err(|e| call_error(OP, key_id, e))?;
-        let bad = |why| KmsError::BadAnswer {
-            operation: OP,
-            key_id: key_id.to_owned(),
-            why,
-        };
+        let bad = |why| bad_answer(OP, key_id, why);
         if out.key_id() != Some(key_id) {
             return Err(bad("the answer names another key"));
         }
-        let key = DataKey::new(out.plaintext.ok_or(bad("no plaintext"))?.into_inner());
+        let key = DataKey::new(
+            out.plaintext
+                .ok_or_else(|| bad("no plaintext"))?
+                .into_inner(),
+        );
         if key.expose().len() != request.suite.key_len() {
             return Err(bad("a data key of the wrong length"));
         }
