@@ -545,7 +545,20 @@ pub fn decrypt(args: DecryptArgs, rt: &tokio::runtime::Runtime) -> anyhow::Resul
         if let Ok(k) = unwrap_any(&raw, request) {
             return Ok(k);
         }
+        // Given pairs the message does not store are part of what the
+        // wrapped keys are bound to: if the message was not encrypted with
+        // them, no key can unwrap; say so rather than only "no key".
+        let hint = || {
+            if !request.unstored_context_keys.is_empty() {
+                eprintln!(
+                    "trent: the message does not store the encryption context key(s) {:?} given with -c; \
+                     if it was not encrypted with them, no key can decrypt it",
+                    request.unstored_context_keys
+                );
+            }
+        };
         let Some(kms) = &kms else {
+            hint();
             return Err(trent_envelope::Error::NoDataKey(
                 request.encrypted_data_keys.len(),
             ));
@@ -559,6 +572,7 @@ pub fn decrypt(args: DecryptArgs, rt: &tokio::runtime::Runtime) -> anyhow::Resul
             // Keep the service's reason (an unreachable endpoint, a denied
             // key): it is what the user needs.
             eprintln!("trent: {e}");
+            hint();
             trent_envelope::Error::NoDataKey(request.encrypted_data_keys.len())
         })
     };

@@ -63,6 +63,9 @@ pub struct DecryptRequest<'a> {
     pub encryption_context: &'a EncryptionContext,
     /// The wrapped data keys, in the message's order.
     pub encrypted_data_keys: &'a [EncryptedDataKey],
+    /// Reproduced context keys the message does not store (it must have
+    /// been encrypted with them, unstored, for any keyring to succeed).
+    pub unstored_context_keys: &'a [String],
 }
 
 enum State {
@@ -143,6 +146,7 @@ impl Decryptor {
                 suite: h.suite,
                 encryption_context: &self.context,
                 encrypted_data_keys: &h.encrypted_data_keys,
+                unstored_context_keys: &self.required_keys,
             }),
             _ => None,
         }
@@ -239,7 +243,14 @@ impl Decryptor {
         }
         let mut aad = h.body.clone();
         aad.extend_from_slice(&self.context.only(&self.required_keys).serialize()?);
-        key.check_header(h.auth_iv, &aad, &h.auth_tag)?;
+        key.check_header(h.auth_iv, &aad, &h.auth_tag)
+            .map_err(|e| {
+                if self.required_keys.is_empty() {
+                    e
+                } else {
+                    Error::UnstoredContext(self.required_keys.clone())
+                }
+            })?;
         self.state = match h.content_type {
             ContentType::Framed => State::Frames,
             ContentType::NonFramed => State::NonFramed,

@@ -49,6 +49,11 @@ pub enum Error {
     /// The header's authentication tag does not verify.
     #[error("header authentication failed")]
     HeaderAuthentication,
+    /// The header's tag does not verify, and decrypt was given context
+    /// pairs that the message does not store: most likely it was not
+    /// encrypted with them.
+    #[error("header authentication failed: the message does not store the encryption context key(s) {0:?} given to decrypt, so it was not encrypted with those pairs, or it is damaged")]
+    UnstoredContext(Vec<String>),
     /// A frame's authentication tag does not verify.
     #[error("frame {0} failed authentication")]
     FrameAuthentication(u32),

@@ -251,7 +251,7 @@ fn reproduced_context() {
     );
     assert_eq!(
         decrypt(cfg(&[("secret-ish", "3")]), &[&rsa], &msg, 100).1,
-        Err(Error::HeaderAuthentication)
+        Err(Error::UnstoredContext(vec!["secret-ish".into()]))
     );
     // A stored pair with another value.
     assert_eq!(
@@ -273,7 +273,10 @@ fn reproduced_context() {
             100
         )
         .1,
-        Err(Error::HeaderAuthentication)
+        Err(Error::UnstoredContext(vec![
+            "other".into(),
+            "secret-ish".into()
+        ]))
     );
 }
 

@@ -120,7 +120,10 @@ fn official_decrypt_vectors() {
                     }
                     _ => {
                         let e = r.expect_err(&format!("{set}/{id} must fail"));
-                        assert_eq!(e, Error::HeaderAuthentication, "{set}/{id}");
+                        assert!(
+                            matches!(e, Error::HeaderAuthentication | Error::UnstoredContext(_)),
+                            "{set}/{id}: {e}"
+                        );
                         assert!(out.is_empty(), "{set}/{id} released plaintext");
                     }
                 }
