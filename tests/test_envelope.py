@@ -364,3 +364,27 @@ def test_a_bad_message_on_a_pipe_that_stays_open_fails_at_once(server, arn):
         p.kill()
         p.stdin.close()
     assert rc != 0 and b"unsupported message format version 0x09" in p.stderr.read()
+
+
+def test_non_framed_messages_from_the_official_cli(server, arn, tmp_path):
+    """Trent writes framed messages only; it reads the non-framed ones the
+    official tools write with a frame length of 0, signed or not, version 1
+    or 2 (the commitment policy permitting)."""
+    pt = data(70_000)
+    src = tmp_path / "pt"
+    src.write_bytes(pt)
+    for suite in ("AES_256_GCM_HKDF_SHA512_COMMIT_KEY", "AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384",
+                  "AES_128_GCM_IV12_TAG16", "AES_256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384"):
+        enc = tmp_path / f"{suite}.enc"
+        esdk(server, "-e", "-i", src, "-o", enc, "--wrapping-keys", f"key={arn}", "--algorithm", suite,
+             "--frame-length", "0", "--commitment-policy", policy(suite))
+        assert b"\xff\xff\xff\xff" not in enc.read_bytes(), "no final frame: the body is one block"
+        p = trent(server, "decrypt", "--key-id", arn, "--commitment-policy", "require-encrypt-allow-decrypt",
+                  "-i", enc)
+        assert p.stdout == pt, suite
+        # One changed byte of the body: nothing is released.
+        bad = bytearray(enc.read_bytes())
+        bad[len(bad) // 2] ^= 1
+        p = trent(server, "decrypt", "--key-id", arn, "--commitment-policy", "require-encrypt-allow-decrypt",
+                  stdin=bytes(bad), check=False)
+        assert p.returncode != 0 and p.stdout == b"", suite
