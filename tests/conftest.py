@@ -31,6 +31,24 @@ def free_port():
         return s.getsockname()[1]
 
 
+def aws_env(access_key="AKIDEXAMPLE", secret="secret", region=REGION, **extra):
+    """The environment of an AWS tool run by a test: these credentials and
+    Region, no shared config or credentials file of the machine's, one
+    attempt per call; `extra` adds variables."""
+    env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID=access_key,
+        AWS_SECRET_ACCESS_KEY=secret,
+        AWS_DEFAULT_REGION=region,
+        AWS_CONFIG_FILE="/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+        AWS_MAX_ATTEMPTS="1",
+        **extra,
+    )
+    env.pop("AWS_SESSION_TOKEN", None)
+    return env
+
+
 ROOT_KEY_LINES = "[root_key]\nenv = 'TRENT_TEST_ROOT_KEY'\n"
 TEST_ROOT_KEY = "5a" * 32
 
@@ -149,16 +167,7 @@ class Server:
 
     def cli(self, *args, access_key="AKIDEXAMPLE", secret="secret", region=REGION, check=True):
         """Run `aws kms ARGS` against this server; returns (rc, parsed JSON or text, stderr)."""
-        env = dict(
-            os.environ,
-            AWS_ACCESS_KEY_ID=access_key,
-            AWS_SECRET_ACCESS_KEY=secret,
-            AWS_DEFAULT_REGION=region,
-            AWS_CONFIG_FILE="/dev/null",
-            AWS_SHARED_CREDENTIALS_FILE="/dev/null",
-            AWS_MAX_ATTEMPTS="1",
-        )
-        env.pop("AWS_SESSION_TOKEN", None)
+        env = aws_env(access_key, secret, region)
         tls = ["--ca-bundle", self.ca_bundle] if self.tls else []
         p = subprocess.run(
             [str(AWS), "kms", *args, "--endpoint-url", self.endpoint, "--output", "json", *tls],

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ACCOUNT, BIN, REGION, free_port, new_key
+from conftest import ACCOUNT, BIN, REGION, aws_env, free_port, new_key
 
 ESDK = Path(sys.executable).parent / "aws-encryption-cli"
 
@@ -29,18 +29,7 @@ SUITES = [
 
 
 def env_for(endpoint):
-    return dict(
-        os.environ,
-        AWS_ACCESS_KEY_ID="AKIDEXAMPLE",
-        AWS_SECRET_ACCESS_KEY="secret",
-        AWS_DEFAULT_REGION=REGION,
-        AWS_REGION=REGION,
-        AWS_ENDPOINT_URL_KMS=endpoint,
-        AWS_CONFIG_FILE="/dev/null",
-        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_MAX_ATTEMPTS="1",
-    )
+    return aws_env(AWS_REGION=REGION, AWS_ENDPOINT_URL_KMS=endpoint, AWS_EC2_METADATA_DISABLED="true")
 
 
 def run(args, endpoint, check=True, stdin=None):

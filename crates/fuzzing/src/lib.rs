@@ -437,13 +437,18 @@ pub fn lookup_events(data: &[u8]) {
     let _ = trent_server::cloudtrail::answer(page);
 }
 
+/// A multi-Region key ARN the `envelope_decrypt` target matches wrapped
+/// keys against.
+const FUZZ_MRK: &str = "arn:aws:kms:us-west-2:111122223333:key/mrk-0123456789abcdef";
+
 /// The key of the raw AES keyring the `envelope_decrypt` seeds are wrapped
 /// with, so that mutations reach the body and the footer.
 pub const ENVELOPE_KEY: [u8; 32] = [7; 32];
 
 /// An ESDK message read by `trent decrypt`'s decryptor with a raw AES
-/// keyring (the seeds' key): the header, the key commitment, the header tag,
-/// the frames and the footer. The message arrives in two pieces, split where
+/// keyring (the seeds' key): the header, the KMS keyring's candidate rules
+/// over its wrapped keys, the key commitment, the header tag, the frames
+/// and the footer. The message arrives in two pieces, split where
 /// its last byte says, so that parsing across a boundary is exercised.
 pub fn envelope_decrypt(data: &[u8]) {
     use trent_envelope::raw::{unwrap_any, RawAesKeyring};
@@ -464,6 +469,19 @@ pub fn envelope_decrypt(data: &[u8]) {
         for piece in [&data[..split], &data[split..]] {
             if d.update(piece, &mut out)? == Progress::NeedDataKey {
                 let request = d.request().unwrap_or_else(|| panic!("no request"));
+                // The KMS keyring's reading of the wrapped keys' provider
+                // information (ARNs from the message).
+                let edks = request.encrypted_data_keys;
+                for (i, _) in trent_envelope::kms::strict_candidates(edks, &[FUZZ_MRK.into()])
+                    .into_iter()
+                    .chain(trent_envelope::kms::discovery_candidates(
+                        edks,
+                        None,
+                        "us-west-2",
+                    ))
+                {
+                    assert!(i < edks.len());
+                }
                 let key = unwrap_any(&[&ring], &request)?;
                 d.set_data_key(key, &mut out)?;
             }

@@ -364,4 +364,18 @@ fn write_envelope_seeds() {
         e.finish(&mut out).unwrap();
         std::fs::write(dir.join(format!("{i:02}-{:04x}", suite.id())), out).unwrap();
     }
+    // A message that also carries a KMS-wrapped key (a multi-Region key of
+    // another Region), for the KMS keyring's candidate rules.
+    let mut e = Encryptor::new(EncryptConfig::default()).unwrap();
+    wrap_all(&mut e, &[&ring]).unwrap();
+    e.add_encrypted_data_key(trent_envelope::EncryptedDataKey {
+        provider_id: trent_envelope::kms::PROVIDER_ID.into(),
+        provider_info: b"arn:aws:kms:us-east-1:111122223333:key/mrk-0123456789abcdef".to_vec(),
+        ciphertext: vec![1; 48],
+    })
+    .unwrap();
+    let mut out = Vec::new();
+    e.update(b"kms", &mut out).unwrap();
+    e.finish(&mut out).unwrap();
+    std::fs::write(dir.join("06-0578-kms"), out).unwrap();
 }

@@ -25,8 +25,7 @@ const MAX_UNKNOWN_NAME: usize = 64;
 pub(crate) struct RequestAudit {
     event: Event,
     notes: Arc<AuditNotes>,
-    /// False with the trail off: the parameters and response elements,
-    /// the costly parts of an event, are then not built at all.
+    /// False with the trail off (see [`RequestAudit::begin`]).
     recording: bool,
 }
 
@@ -157,7 +156,9 @@ fn camel(v: serde_json::Value) -> serde_json::Value {
 }
 
 impl RequestAudit {
-    /// The context of a request that just arrived.
+    /// The context of a request that just arrived. `recording`: whether the
+    /// event will be written (the trail is on); without it the parameters
+    /// and response elements, the costly parts of an event, are not built.
     pub(crate) fn begin(
         event_id: String,
         time_ms: i64,
@@ -165,6 +166,7 @@ impl RequestAudit {
         headers: &http::HeaderMap,
         request_id: &str,
         event_source: &'static str,
+        recording: bool,
     ) -> RequestAudit {
         let (akid, region) = claimed_scope(headers);
         let mut event = Event::api_call(
@@ -192,13 +194,8 @@ impl RequestAudit {
         RequestAudit {
             event,
             notes: Arc::default(),
-            recording: true,
+            recording,
         }
-    }
-
-    /// Whether the event will be written (the trail is on).
-    pub(crate) fn recording(&mut self, on: bool) {
-        self.recording = on;
     }
 
     /// The service the request is for.

@@ -265,8 +265,8 @@ pub async fn handle(
         req.headers(),
         &rid,
         "kms.amazonaws.com",
+        state.kms.trail().enabled(),
     );
-    audit.recording(state.kms.trail().enabled());
     let mut response = if let Some(op) = crate::cloudtrail::operation(req.headers()) {
         audit.event_source("cloudtrail.amazonaws.com");
         audit.operation(&op);
@@ -329,6 +329,7 @@ pub async fn throttled(
         req.headers(),
         &rid,
         source,
+        state.kms.trail().enabled(),
     );
     match route(&req.into_parts().0) {
         Ok(op) => audit.operation(op.name()),
@@ -703,6 +704,7 @@ pub async fn run_operation(
         &http::HeaderMap::new(),
         &caller.request_id,
         "kms.amazonaws.com",
+        true,
     );
     match dispatch(kms, caller, op, body, &mut audit).await {
         Ok(out) => (200, out),
@@ -887,7 +889,8 @@ mod tests {
         for _ in 0..n {
             let rid = state.request_ids.next();
             // The request context and its event, as `handle` builds them
-            // (the trail is off here: writing it is the trail's own cost).
+            // with the trail on (the trail is off here: writing it is the
+            // trail's own cost).
             let mut audit = RequestAudit::begin(
                 state.event_ids.next(),
                 state.kms.clock().now(),
@@ -895,6 +898,7 @@ mod tests {
                 &parts.headers,
                 &rid,
                 "kms.amazonaws.com",
+                true,
             );
             let op = route(&parts).unwrap();
             audit.operation(op.name());

@@ -186,6 +186,7 @@ pub(crate) async fn handle(
         req.headers(),
         rid,
         "sts.amazonaws.com",
+        state.kms.trail().enabled(),
     );
     let response = match handle_inner(state, conn, req, rid, &mut audit).await {
         Ok(r) => r,
