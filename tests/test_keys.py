@@ -220,8 +220,8 @@ def test_key_is_destroyed_after_the_window(server, kms):
 def test_create_key_refusals(kms, kms_raw):
     cases = [
         (dict(KeySpec="RSA_2048"), "ValidationException", "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys."),
-        (dict(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY"), "UnsupportedOperationException", None),
-        (dict(KeySpec="ML_KEM_768", KeyUsage="ENCAPSULATE_DECAPSULATE"), "UnsupportedOperationException", None),
+        (dict(KeySpec="SM2", KeyUsage="SIGN_VERIFY"), "UnsupportedOperationException", "KeySpec SM2 is not supported in this Region"),
+        (dict(KeySpec="RSA_2048", KeyUsage="GENERATE_VERIFY_MAC"), "ValidationException", "KeyUsage GENERATE_VERIFY_MAC is not compatible with KeySpec RSA_2048"),
         (dict(KeyUsage="SIGN_VERIFY"), "ValidationException", None),
         (dict(KeySpec="SYMMETRIC_DEFAULT", CustomerMasterKeySpec="SYMMETRIC_DEFAULT"), "ValidationException", None),
         (dict(Origin="EXTERNAL"), "UnsupportedOperationException", None),

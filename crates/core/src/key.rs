@@ -125,10 +125,31 @@ pub struct KeyRecord {
 
 impl KeyRecord {
     /// A new, enabled, symmetric encryption key with its first version.
-    #[allow(clippy::too_many_arguments)]
     pub fn new_symmetric(
         locator: KeyLocator,
         now: Millis,
+        description: String,
+        policy: String,
+        tags: Vec<(String, String)>,
+        first: KeyVersion,
+    ) -> KeyRecord {
+        Self::new(
+            locator,
+            now,
+            (KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt),
+            description,
+            policy,
+            tags,
+            first,
+        )
+    }
+
+    /// A new, enabled key of `spec` for `usage` (a pair the caller checked
+    /// against [`crate::spec::usages`]) with its first version.
+    pub fn new(
+        locator: KeyLocator,
+        now: Millis,
+        (spec, usage): (KeySpec, KeyUsageType),
         description: String,
         policy: String,
         tags: Vec<(String, String)>,
@@ -139,8 +160,8 @@ impl KeyRecord {
             revision: 1,
             created_at: now,
             description,
-            usage: KeyUsageType::EncryptDecrypt,
-            spec: KeySpec::SymmetricDefault,
+            usage,
+            spec,
             origin: OriginType::AwsKms,
             state: KeyState::Enabled,
             deletion: None,
@@ -195,9 +216,13 @@ impl KeyRecord {
         Ok(())
     }
 
-    /// Whether the key can be used for a symmetric cryptographic operation now.
-    pub fn check_usable(&self, operation: &'static str) -> Result<(), KeyError> {
-        check_usable(self.state, self.usage, self.spec, operation, || self.arn())
+    /// Whether the key can be used now for an operation that needs `usage`.
+    pub fn check_usable(
+        &self,
+        usage: KeyUsageType,
+        operation: &'static str,
+    ) -> Result<(), KeyError> {
+        check_usable(self.state, self.usage, usage, operation, || self.arn())
     }
 
     /// Whether the key can be changed by a management operation (tags,
@@ -314,9 +339,17 @@ impl KeyRecord {
         Ok(r)
     }
 
-    /// DisableKeyRotation.
+    /// DisableKeyRotation. AWS accepts it for keys that cannot rotate too
+    /// (there is nothing to turn off); the state rule still applies.
     pub fn disable_rotation(&self) -> Result<KeyRecord, KeyError> {
-        self.check_rotatable()?;
+        if crate::spec::rotates(self.spec) {
+            self.check_rotatable()?;
+        } else {
+            self.refuse_pending_deletion()?;
+            if self.state == KeyState::Disabled {
+                return Err(KeyError::Disabled { arn: self.arn() });
+            }
+        }
         let mut r = self.next();
         r.rotation.enabled = false;
         r.rotation.next_at = None;
@@ -373,29 +406,29 @@ impl KeyRecord {
     }
 }
 
-/// The state and usage rule of symmetric cryptographic operations (Encrypt,
-/// Decrypt, ReEncrypt, GenerateDataKey*): shared by the stored record and the
-/// service's hot-path cache entry.
+/// The usage and state rule of cryptographic operations, shared by the
+/// stored record and the service's hot-path cache entry. Usage is checked
+/// before state, as AWS does: a disabled HMAC key asked to Encrypt is told
+/// about its usage.
 pub fn check_usable(
     state: KeyState,
     usage: KeyUsageType,
-    spec: KeySpec,
+    required: KeyUsageType,
     operation: &'static str,
     arn: impl FnOnce() -> String,
 ) -> Result<(), KeyError> {
-    match state {
-        KeyState::Enabled => {}
-        KeyState::Disabled => return Err(KeyError::Disabled { arn: arn() }),
-        _ => return Err(KeyError::PendingDeletion { arn: arn() }),
-    }
-    if usage != KeyUsageType::EncryptDecrypt || spec != KeySpec::SymmetricDefault {
+    if usage != required {
         return Err(KeyError::WrongUsage {
             arn: arn(),
             usage: usage.to_string(),
             operation,
         });
     }
-    Ok(())
+    match state {
+        KeyState::Enabled => Ok(()),
+        KeyState::Disabled => Err(KeyError::Disabled { arn: arn() }),
+        _ => Err(KeyError::PendingDeletion { arn: arn() }),
+    }
 }
 
 #[cfg(test)]
@@ -425,18 +458,20 @@ mod tests {
     #[test]
     fn lifecycle() {
         let k = record();
-        assert!(k.check_usable("Encrypt").is_ok());
+        assert!(k
+            .check_usable(KeyUsageType::EncryptDecrypt, "Encrypt")
+            .is_ok());
         let d = k.disable().unwrap();
         assert_eq!(d.revision, 2);
         assert!(matches!(
-            d.check_usable("Encrypt"),
+            d.check_usable(KeyUsageType::EncryptDecrypt, "Encrypt"),
             Err(KeyError::Disabled { .. })
         ));
         let p = d.schedule_deletion(1000, 7).unwrap();
         assert_eq!(p.deletion.as_ref().unwrap().date, 1000 + 7 * DAY_MS);
         assert_eq!(p.due_at(), Some(1000 + 7 * DAY_MS));
         assert!(matches!(
-            p.check_usable("Encrypt"),
+            p.check_usable(KeyUsageType::EncryptDecrypt, "Encrypt"),
             Err(KeyError::PendingDeletion { .. })
         ));
         assert!(matches!(p.enable(), Err(KeyError::PendingDeletion { .. })));

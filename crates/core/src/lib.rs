@@ -20,7 +20,10 @@ pub mod ids;
 pub mod key;
 pub mod policy;
 pub mod provider;
+pub mod spec;
 
 pub use clock::{Clock, ManualClock, Millis, SystemClock, DAY_MS};
 pub use error::KeyError;
-pub use provider::{CryptoError, CryptoProvider, RootKey, SecretBytes, SigningKey, SymmetricKey};
+pub use provider::{
+    CryptoError, CryptoProvider, KeyHandle, RootKey, SecretBytes, SignInput, SigningKey,
+};

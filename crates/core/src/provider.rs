@@ -1,12 +1,14 @@
 //! The slots that crypto backends fill.
 //!
-//! [`CryptoProvider`] makes randomness and key material and prepares material
-//! for use; [`SymmetricKey`] is prepared material that seals and opens
-//! ciphertext blobs; [`RootKey`] wraps and unwraps key material for storage.
+//! [`CryptoProvider`] makes randomness and key material and loads it;
+//! [`KeyHandle`] is one loaded key version, offering what its spec can do
+//! (seal and open blobs, sign, MAC, decrypt, derive, decapsulate) and its
+//! public key; [`RootKey`] wraps and unwraps key material for storage.
 //! The software provider fills all three today; an HSM backend fills the same
 //! slots later.
 
 use std::sync::Arc;
+use trent_proto::{EncryptionAlgorithmSpec, KeySpec, MacAlgorithmSpec, SigningAlgorithmSpec};
 use zeroize::Zeroizing;
 
 /// Secret bytes: zeroized on drop, `Debug` prints nothing secret.
@@ -44,29 +46,140 @@ pub enum CryptoError {
     /// Key material of the wrong size or form.
     #[error("invalid key material")]
     InvalidKey,
+    /// The key cannot do this (a bug in the caller: the service checks the
+    /// key's spec and usage first).
+    #[error("operation not supported by this key")]
+    Unsupported,
+    /// A peer public key that is not a valid point of the key's curve, or not
+    /// a `SubjectPublicKeyInfo`.
+    #[error("invalid peer public key")]
+    InvalidPeerKey,
 }
 
-/// Prepared symmetric key material (one key version), ready for many
-/// operations. Implementations keep whatever precomputation makes the hot
-/// path cheap.
-pub trait SymmetricKey: Send + Sync + std::fmt::Debug {
+/// What a signature covers (`MessageType`).
+#[derive(Debug, Clone, Copy)]
+pub enum SignInput<'a> {
+    /// The message itself; the algorithm hashes it (or, for Ed25519 and
+    /// ML-DSA, takes it whole).
+    Raw(&'a [u8]),
+    /// A digest the caller computed with the algorithm's hash.
+    Digest(&'a [u8]),
+    /// ML-DSA's 64-byte message representative μ (FIPS 204, external μ).
+    ExternalMu(&'a [u8]),
+}
+
+/// One version of a KMS key, loaded and ready: the joint every key backend
+/// fills. The software provider keeps the secret in private fields of its
+/// handles; an HSM backend keeps only a session handle to a key that never
+/// leaves the token. Each spec implements what its usage allows; the rest
+/// answer [`CryptoError::Unsupported`] (the service checks usage and
+/// algorithm against `spec` first, so that answer means a bug, not a
+/// user's mistake).
+pub trait KeyHandle: Send + Sync + std::fmt::Debug {
     /// Encrypt `plaintext` for a blob whose header is `header`, authenticating
     /// `header || context` as well. Appends ciphertext and tag to `out`.
     fn seal(
         &self,
-        header: &[u8],
-        context: &[u8],
-        plaintext: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<(), CryptoError>;
+        _header: &[u8],
+        _context: &[u8],
+        _plaintext: &[u8],
+        _out: &mut Vec<u8>,
+    ) -> Result<(), CryptoError> {
+        Err(CryptoError::Unsupported)
+    }
 
     /// Decrypt `ciphertext_and_tag` of a blob whose header is `header`.
     fn open(
         &self,
-        header: &[u8],
-        context: &[u8],
-        ciphertext_and_tag: &[u8],
-    ) -> Result<SecretBytes, CryptoError>;
+        _header: &[u8],
+        _context: &[u8],
+        _ciphertext_and_tag: &[u8],
+    ) -> Result<SecretBytes, CryptoError> {
+        Err(CryptoError::Unsupported)
+    }
+
+    /// The public key, X.509 `SubjectPublicKeyInfo` DER, for asymmetric keys.
+    fn public_key(&self) -> Option<&[u8]> {
+        None
+    }
+
+    /// Sign.
+    fn sign(
+        &self,
+        _algorithm: SigningAlgorithmSpec,
+        _input: SignInput<'_>,
+    ) -> Result<Vec<u8>, CryptoError> {
+        Err(CryptoError::Unsupported)
+    }
+
+    /// Verify: `Ok(false)` for a signature that does not verify, malformed
+    /// ones included.
+    fn verify(
+        &self,
+        _algorithm: SigningAlgorithmSpec,
+        _input: SignInput<'_>,
+        _signature: &[u8],
+    ) -> Result<bool, CryptoError> {
+        Err(CryptoError::Unsupported)
+    }
+
+    /// Compute a MAC.
+    fn mac(&self, _algorithm: MacAlgorithmSpec, _message: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        Err(CryptoError::Unsupported)
+    }
+
+    /// Check a MAC, in constant time.
+    fn verify_mac(
+        &self,
+        _algorithm: MacAlgorithmSpec,
+        _message: &[u8],
+        _mac: &[u8],
+    ) -> Result<bool, CryptoError> {
+        Err(CryptoError::Unsupported)
+    }
+
+    /// Public-key encryption (RSAES-OAEP).
+    fn encrypt(
+        &self,
+        _algorithm: EncryptionAlgorithmSpec,
+        _plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        Err(CryptoError::Unsupported)
+    }
+
+    /// Private-key decryption (RSAES-OAEP): [`CryptoError::Authentication`]
+    /// for a ciphertext that does not decrypt.
+    fn decrypt(
+        &self,
+        _algorithm: EncryptionAlgorithmSpec,
+        _ciphertext: &[u8],
+    ) -> Result<SecretBytes, CryptoError> {
+        Err(CryptoError::Unsupported)
+    }
+
+    /// ECDH with a peer's `SubjectPublicKeyInfo`:
+    /// [`CryptoError::InvalidPeerKey`] when it is not a point of this curve.
+    fn derive_shared_secret(&self, _peer: &[u8]) -> Result<SecretBytes, CryptoError> {
+        Err(CryptoError::Unsupported)
+    }
+
+    /// ML-KEM encapsulation to this key's public half: the ciphertext and
+    /// the shared secret.
+    fn encapsulate(&self) -> Result<(Vec<u8>, SecretBytes), CryptoError> {
+        Err(CryptoError::Unsupported)
+    }
+
+    /// ML-KEM decapsulation (implicit rejection: a wrong ciphertext of the
+    /// right length gives a pseudo-random secret, not an error).
+    fn decapsulate(&self, _ciphertext: &[u8]) -> Result<SecretBytes, CryptoError> {
+        Err(CryptoError::Unsupported)
+    }
+
+    /// Whether private-key operations cost so much (RSA, ML-DSA: hundreds of
+    /// microseconds or more) that they belong off the async workers.
+    fn expensive(&self) -> bool {
+        false
+    }
 }
 
 /// A prepared private signing key: its private half stays with the
@@ -94,11 +207,19 @@ pub trait CryptoProvider: Send + Sync + std::fmt::Debug {
         Ok(SecretBytes(v))
     }
 
-    /// Prepare material for sealing and opening blobs.
-    fn prepare_symmetric(
+    /// New material for a key of `spec`, as it is stored (wrapped by the
+    /// root key): 32 random bytes for `SYMMETRIC_DEFAULT`, the key length's
+    /// worth for HMAC, PKCS#8 DER for private keys. An HSM backend returns a
+    /// reference to a key made inside the token instead.
+    fn generate_key(&self, spec: KeySpec) -> Result<SecretBytes, CryptoError>;
+
+    /// Load a key version of `spec` from what [`CryptoProvider::generate_key`]
+    /// made.
+    fn load_key(
         &self,
+        spec: KeySpec,
         material: &SecretBytes,
-    ) -> Result<Arc<dyn SymmetricKey>, CryptoError>;
+    ) -> Result<Arc<dyn KeyHandle>, CryptoError>;
 
     /// New ECDSA P-256 private key material (PKCS#8 DER), to be stored
     /// wrapped by the root key.

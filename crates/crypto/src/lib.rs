@@ -8,6 +8,7 @@
 //! It refuses: parsing blobs or knowing about keys, accounts or storage; it
 //! works on bytes handed to it by `trent-core`'s traits.
 
+mod keys;
 mod root;
 
 pub use root::{stretch_passphrase, SoftRootKey, ROOT_KEY_LEN};
@@ -16,7 +17,8 @@ use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LE
 use aws_lc_rs::hmac;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use std::sync::Arc;
-use trent_core::{CryptoError, CryptoProvider, SecretBytes, SigningKey, SymmetricKey};
+use trent_core::{CryptoError, CryptoProvider, KeyHandle, SecretBytes, SigningKey};
+use trent_proto::KeySpec;
 use zeroize::Zeroizing;
 
 /// The label of the per-blob key derivation (SP 800-108 `Label`).
@@ -40,10 +42,21 @@ impl CryptoProvider for SoftwareProvider {
         self.rng.fill(out).map_err(|_| CryptoError::Random)
     }
 
-    fn prepare_symmetric(
+    fn generate_key(&self, spec: KeySpec) -> Result<SecretBytes, CryptoError> {
+        match spec {
+            KeySpec::SymmetricDefault => self.generate_symmetric(),
+            other => keys::generate(other, &self.rng),
+        }
+    }
+
+    fn load_key(
         &self,
+        spec: KeySpec,
         material: &SecretBytes,
-    ) -> Result<Arc<dyn SymmetricKey>, CryptoError> {
+    ) -> Result<Arc<dyn KeyHandle>, CryptoError> {
+        if spec != KeySpec::SymmetricDefault {
+            return keys::load(spec, material, &self.rng);
+        }
         if material.expose().len() != 32 {
             return Err(CryptoError::InvalidKey);
         }
@@ -151,7 +164,7 @@ fn aad(header: &[u8], context: &[u8]) -> Vec<u8> {
     a
 }
 
-impl SymmetricKey for SoftSymmetricKey {
+impl KeyHandle for SoftSymmetricKey {
     fn seal(
         &self,
         header: &[u8],
@@ -198,9 +211,12 @@ impl SymmetricKey for SoftSymmetricKey {
 mod tests {
     use super::*;
 
-    fn key(byte: u8) -> Arc<dyn SymmetricKey> {
+    fn key(byte: u8) -> Arc<dyn KeyHandle> {
         SoftwareProvider::new()
-            .prepare_symmetric(&SecretBytes::new(vec![byte; 32]))
+            .load_key(
+                trent_proto::KeySpec::SymmetricDefault,
+                &SecretBytes::new(vec![byte; 32]),
+            )
             .unwrap()
     }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use trent_core::blob::{encode_context, parse, Header};
 use trent_core::ids::{AccountId, KeyId};
-use trent_core::{CryptoProvider, RootKey, SecretBytes, SymmetricKey};
+use trent_core::{CryptoProvider, KeyHandle, RootKey, SecretBytes};
 use trent_crypto::{SoftRootKey, SoftwareProvider};
 
 fn load(name: &str) -> Value {
@@ -33,9 +33,12 @@ fn context(v: &Value) -> Vec<u8> {
     encode_context(&map)
 }
 
-fn key(material: &Value) -> std::sync::Arc<dyn SymmetricKey> {
+fn key(material: &Value) -> std::sync::Arc<dyn KeyHandle> {
     SoftwareProvider::new()
-        .prepare_symmetric(&SecretBytes::new(bytes(material)))
+        .load_key(
+            trent_proto::KeySpec::SymmetricDefault,
+            &SecretBytes::new(bytes(material)),
+        )
         .unwrap()
 }
 

@@ -27,7 +27,7 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use trent_core::ids::{AccountId, Region};
-use trent_core::{CryptoError, CryptoProvider, ManualClock, SecretBytes, SymmetricKey};
+use trent_core::{CryptoError, CryptoProvider, KeyHandle, ManualClock, SecretBytes};
 use trent_crypto::{SoftRootKey, SoftwareProvider};
 use trent_proto::Operation;
 use trent_service::{Caller, Kms, Settings};
@@ -77,11 +77,16 @@ impl CryptoProvider for Deterministic {
         Ok(())
     }
 
-    fn prepare_symmetric(
+    fn generate_key(&self, spec: trent_proto::KeySpec) -> Result<SecretBytes, CryptoError> {
+        self.inner.generate_key(spec)
+    }
+
+    fn load_key(
         &self,
+        spec: trent_proto::KeySpec,
         material: &SecretBytes,
-    ) -> Result<Arc<dyn SymmetricKey>, CryptoError> {
-        self.inner.prepare_symmetric(material)
+    ) -> Result<Arc<dyn KeyHandle>, CryptoError> {
+        self.inner.load_key(spec, material)
     }
 
     fn generate_ecdsa_p256(&self) -> Result<SecretBytes, CryptoError> {
@@ -217,7 +222,10 @@ pub fn blob(data: &[u8]) {
     assert_eq!(parsed.header_bytes.len() + parsed.sealed.len(), data.len());
     assert_eq!(&parsed.header.encode()[..], parsed.header_bytes);
     let key = SoftwareProvider::new()
-        .prepare_symmetric(&SecretBytes::new(vec![9u8; 32]))
+        .load_key(
+            trent_proto::KeySpec::SymmetricDefault,
+            &SecretBytes::new(vec![9u8; 32]),
+        )
         .unwrap_or_else(|e| panic!("key: {e}"));
     let context = trent_core::blob::encode_context(&Default::default());
     let _ = key.open(parsed.header_bytes, &context, parsed.sealed);

@@ -101,7 +101,9 @@ impl WriteJson for DecryptResponse {
         o.str("KeyId", &self.key_id);
         o.blob("Plaintext", &self.plaintext.0);
         o.str("EncryptionAlgorithm", self.encryption_algorithm.as_str());
-        o.str("KeyMaterialId", &self.key_material_id);
+        if let Some(id) = &self.key_material_id {
+            o.str("KeyMaterialId", id);
+        }
         o.finish();
     }
 }
@@ -124,11 +126,12 @@ impl WriteJson for ReEncryptResponse {
             "DestinationEncryptionAlgorithm",
             self.destination_encryption_algorithm.as_str(),
         );
-        o.str("SourceKeyMaterialId", &self.source_key_material_id);
-        o.str(
-            "DestinationKeyMaterialId",
-            &self.destination_key_material_id,
-        );
+        if let Some(id) = &self.source_key_material_id {
+            o.str("SourceKeyMaterialId", id);
+        }
+        if let Some(id) = &self.destination_key_material_id {
+            o.str("DestinationKeyMaterialId", id);
+        }
         o.finish();
     }
 }
@@ -192,7 +195,13 @@ mod tests {
                 key_id: key_id.clone(),
                 plaintext: SecretBlob::new(vec![1, 2, 3].into()),
                 encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
-                key_material_id: "ab".repeat(32).into(),
+                key_material_id: Some("ab".repeat(32).into()),
+            });
+            same(&DecryptResponse {
+                key_id: key_id.clone(),
+                plaintext: SecretBlob::new(vec![1, 2, 3].into()),
+                encryption_algorithm: EncryptionAlgorithmSpec::RsaesOaepSha256,
+                key_material_id: None,
             });
             same(&ReEncryptResponse {
                 ciphertext_blob: blob.clone(),
@@ -200,8 +209,8 @@ mod tests {
                 key_id: arn.clone(),
                 source_encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
                 destination_encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
-                source_key_material_id: "cd".repeat(32).into(),
-                destination_key_material_id: "ef".repeat(32).into(),
+                source_key_material_id: Some("cd".repeat(32).into()),
+                destination_key_material_id: None,
             });
             same(&GenerateDataKeyResponse {
                 ciphertext_blob: blob.clone(),

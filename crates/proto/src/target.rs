@@ -21,9 +21,9 @@ macro_rules! operations {
 
 operations! {
     CancelKeyDeletion, ConnectCustomKeyStore, CreateAlias, CreateCustomKeyStore, CreateGrant,
-    CreateKey, Decrypt, DeleteAlias, DeleteCustomKeyStore, DeleteImportedKeyMaterial,
+    CreateKey, Decapsulate, Decrypt, DeleteAlias, DeleteCustomKeyStore, DeleteImportedKeyMaterial,
     DeriveSharedSecret, DescribeCustomKeyStores, DescribeKey, DisableKey, DisableKeyRotation,
-    DisconnectCustomKeyStore, EnableKey, EnableKeyRotation, Encrypt, GenerateDataKey,
+    DisconnectCustomKeyStore, EnableKey, EnableKeyRotation, Encapsulate, Encrypt, GenerateDataKey,
     GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext, GenerateDataKeyWithoutPlaintext,
     GenerateMac, GenerateRandom, GetKeyLastUsage, GetKeyPolicy, GetKeyRotationStatus,
     GetParametersForImport, GetPublicKey, ImportKeyMaterial, ListAliases, ListGrants,
@@ -61,6 +61,6 @@ mod tests {
         );
         assert_eq!(Operation::from_target("TrentService.Nope"), None);
         assert_eq!(Operation::from_target("Encrypt"), None);
-        assert_eq!(Operation::ALL.len(), 54);
+        assert_eq!(Operation::ALL.len(), 56);
     }
 }

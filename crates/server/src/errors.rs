@@ -127,6 +127,10 @@ fn service_error(e: &ServiceError) -> (ErrorCode, Option<String>) {
         ServiceError::KeyNotFound { .. }
         | ServiceError::AliasNotFound { .. }
         | ServiceError::PolicyNotFound => C::NotFound,
+        // AWS gives no reason when a key cannot rotate.
+        ServiceError::Key(KeyError::RotationUnsupported { .. }) => {
+            return (C::UnsupportedOperation, None)
+        }
         ServiceError::Key(k) => key_code(k),
         ServiceError::InvalidCiphertext => return (C::InvalidCiphertext, None),
         ServiceError::IncorrectKey => C::IncorrectKey,
@@ -136,7 +140,13 @@ fn service_error(e: &ServiceError) -> (ErrorCode, Option<String>) {
         ServiceError::Policy(p) => policy_code(p),
         ServiceError::Tag(_) => C::Tag,
         ServiceError::Unsupported(_) => C::UnsupportedOperation,
-        ServiceError::IncompatibleAlgorithm { .. } => C::InvalidKeyUsage,
+        ServiceError::IncompatibleAlgorithm { .. }
+        | ServiceError::AlgorithmSpecMismatch { .. }
+        | ServiceError::AsymmetricDataKey => C::InvalidKeyUsage,
+        ServiceError::InvalidSignature => return (C::KmsInvalidSignature, None),
+        ServiceError::InvalidMac => return (C::KmsInvalidMac, None),
+        ServiceError::NotForThisKey => return (C::UnsupportedOperation, None),
+        ServiceError::InvalidPublicKey => return (C::Validation, None),
         ServiceError::RotationConflict { .. } => C::Conflict,
         ServiceError::CustomKeyStoreNotFound(_) => C::CustomKeyStoreNotFound,
         ServiceError::InvalidMarker => C::InvalidMarker,

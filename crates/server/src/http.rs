@@ -598,6 +598,16 @@ fn empty(r: Result<(), ServiceError>) -> Result<Zeroizing<Vec<u8>>, WireError> {
 
 /// GenerateRandom's largest answer: 1,024 bytes in base64, and the name.
 const RANDOM_CAPACITY: usize = 2048;
+/// DeriveSharedSecret's answer: a P-521 secret (66 bytes) in base64, an
+/// ARN and the names.
+const SHARED_SECRET_CAPACITY: usize = 1024;
+/// GenerateDataKeyPair's largest answer: an RSA-4096 private key (about
+/// 2,400 bytes of PKCS#8) in base64 twice (plaintext and sealed), its
+/// public key, an ARN and the names.
+const DATA_KEY_PAIR_CAPACITY: usize = 12 * 1024;
+/// Encapsulate's answer: an ML-KEM-1024 ciphertext (1,568 bytes) and a
+/// 32-byte secret in base64, an ARN and the names.
+const ENCAPSULATE_CAPACITY: usize = 3072;
 
 async fn dispatch(
     kms: &Kms,
@@ -679,6 +689,31 @@ async fn dispatch(
         O::ListRetirableGrants => output(kms.list_retirable_grants(c, input(body, a)?).await),
         O::RetireGrant => empty(kms.retire_grant(c, input(body, a)?).await),
         O::RevokeGrant => empty(kms.revoke_grant(c, input(body, a)?).await),
+        O::Sign => output(kms.sign(c, input(body, a)?).await),
+        O::Verify => output(kms.verify(c, input(body, a)?).await),
+        O::GetPublicKey => output(kms.get_public_key(c, input(body, a)?).await),
+        O::GenerateMac => output(kms.generate_mac(c, input(body, a)?).await),
+        O::VerifyMac => output(kms.verify_mac(c, input(body, a)?).await),
+        O::DeriveSharedSecret => secret_output(
+            kms.derive_shared_secret(c, input(body, a)?).await,
+            SHARED_SECRET_CAPACITY,
+        ),
+        O::GenerateDataKeyPair => secret_output(
+            kms.generate_data_key_pair(c, input(body, a)?).await,
+            DATA_KEY_PAIR_CAPACITY,
+        ),
+        O::GenerateDataKeyPairWithoutPlaintext => output(
+            kms.generate_data_key_pair_without_plaintext(c, input(body, a)?)
+                .await,
+        ),
+        O::Encapsulate => secret_output(
+            kms.encapsulate(c, input(body, a)?).await,
+            ENCAPSULATE_CAPACITY,
+        ),
+        O::Decapsulate => secret_output(
+            kms.decapsulate(c, input(body, a)?).await,
+            SHARED_SECRET_CAPACITY,
+        ),
         other => Err(WireError::NotImplemented(other)),
     }
 }

@@ -28,6 +28,9 @@ pub(crate) struct Ask<'a> {
     pub encryption_algorithm: Option<&'a str>,
     /// `kms:RequestAlias`.
     pub request_alias: Option<&'a str>,
+    /// `kms:SigningAlgorithm`, `kms:MessageType`, `kms:MacAlgorithm`,
+    /// `kms:KeyAgreementAlgorithm`.
+    pub algorithms: Algorithms<'a>,
     /// CreateGrant's parameters.
     pub grant: Option<GrantFacts<'a>>,
     /// `kms:RotationPeriodInDays`.
@@ -43,6 +46,15 @@ pub(crate) struct Ask<'a> {
     /// `GrantTokens`: grants to consider although this node may not have
     /// loaded them yet.
     pub grant_tokens: &'a [String],
+}
+
+/// The algorithm condition keys of asymmetric and HMAC operations.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Algorithms<'a> {
+    pub signing: Option<&'a str>,
+    pub message_type: Option<&'a str>,
+    pub mac: Option<&'a str>,
+    pub key_agreement: Option<&'a str>,
 }
 
 /// What a decision needs of a key, from the hot cache or a fresh record.
@@ -177,6 +189,10 @@ impl Kms {
         ctx.encryption_context = ask.encryption_context;
         ctx.encryption_algorithm = ask.encryption_algorithm;
         ctx.request_alias = ask.request_alias;
+        ctx.signing_algorithm = ask.algorithms.signing;
+        ctx.message_type = ask.algorithms.message_type;
+        ctx.mac_algorithm = ask.algorithms.mac;
+        ctx.key_agreement_algorithm = ask.algorithms.key_agreement;
         ctx.grant = ask.grant;
         ctx.rotation_period_days = ask.rotation_period_days;
         ctx.pending_window_days = ask.pending_window_days;

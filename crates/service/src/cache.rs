@@ -15,7 +15,7 @@ use trent_core::authz::CompiledPolicy;
 use trent_core::grant::GrantRecord;
 use trent_core::ids::{AccountId, KeyId, KeyLocator, Region};
 use trent_core::key::KeyRecord;
-use trent_core::{KeyError, SymmetricKey};
+use trent_core::{KeyError, KeyHandle};
 use trent_proto::{KeySpec, KeyState, KeyUsageType, ModelEnum, OriginType};
 
 /// One key version, ready to use.
@@ -26,7 +26,7 @@ pub struct HotVersion {
     /// `KeyMaterialId`.
     pub material_id: Arc<str>,
     /// Prepared material.
-    pub key: Arc<dyn SymmetricKey>,
+    pub key: Arc<dyn KeyHandle>,
 }
 
 /// What the hot path needs of a key.
@@ -88,9 +88,13 @@ impl HotKey {
         }
     }
 
-    /// The state/usage rule of symmetric cryptographic operations.
-    pub fn check_usable(&self, operation: &'static str) -> Result<(), KeyError> {
-        trent_core::key::check_usable(self.state, self.usage, self.spec, operation, || {
+    /// The usage/state rule of cryptographic operations.
+    pub fn check_usable(
+        &self,
+        usage: KeyUsageType,
+        operation: &'static str,
+    ) -> Result<(), KeyError> {
+        trent_core::key::check_usable(self.state, self.usage, usage, operation, || {
             self.arn.to_string()
         })
     }

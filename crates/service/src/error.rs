@@ -31,7 +31,8 @@ pub enum InvalidRequest {
     )]
     KeyUsageRequired,
     /// CreateKey with a usage the spec does not support.
-    #[error("KeyUsage {usage} is not compatible with KeySpec {spec}.")]
+    // No final period: AWS's recorded message has none.
+    #[error("KeyUsage {usage} is not compatible with KeySpec {spec}")]
     UsageSpecMismatch {
         /// The usage asked for.
         usage: &'static str,
@@ -68,6 +69,38 @@ pub enum InvalidRequest {
     /// RetireGrant that names no grant.
     #[error("Either GrantToken, or both KeyId and GrantId, must be specified.")]
     RetireGrantTarget,
+    /// Sign or Verify with a `DIGEST` of the wrong length.
+    #[error("Digest is invalid length for algorithm {0}.")]
+    DigestLength(&'static str),
+    /// A `MessageType` the key spec has no use for (ML-DSA with `DIGEST`).
+    #[error("Message type {kind} is incompatible with key spec {spec}.")]
+    MessageTypeForSpec {
+        /// The message type.
+        kind: &'static str,
+        /// The key spec.
+        spec: &'static str,
+    },
+    /// A `MessageType` the algorithm does not take (Ed25519 with `DIGEST`,
+    /// Ed25519ph with `RAW`).
+    #[error("Message type {kind} is incompatible with algorithm {algorithm}.")]
+    MessageTypeForAlgorithm {
+        /// The message type.
+        kind: &'static str,
+        /// The signing algorithm.
+        algorithm: &'static str,
+    },
+    /// RSA Encrypt of more than OAEP can hold.
+    #[error(
+        "Algorithm {algorithm} and key spec {spec} cannot encrypt data larger than {max} bytes."
+    )]
+    RsaPlaintextTooLong {
+        /// The encryption algorithm.
+        algorithm: &'static str,
+        /// The key spec.
+        spec: &'static str,
+        /// The limit.
+        max: usize,
+    },
     /// PutKeyPolicy on the policy RAM manages.
     #[error("The AWS_RAM key policy is managed by AWS RAM and cannot be set with PutKeyPolicy.")]
     RamPolicy,
@@ -96,6 +129,9 @@ pub enum Unsupported {
     /// A key spec other than SYMMETRIC_DEFAULT.
     #[error("KeySpec {0} is not supported by this Trent server yet; only SYMMETRIC_DEFAULT keys can be created.")]
     KeySpec(&'static str),
+    /// A spec AWS offers only in other partitions (SM2: China Regions).
+    #[error("KeySpec {0} is not supported in this Region")]
+    RegionSpec(&'static str),
     /// An origin other than AWS_KMS.
     #[error(
         "Origin {0} is not supported by this Trent server yet; only AWS_KMS keys can be created."
@@ -181,6 +217,34 @@ pub enum ServiceError {
         /// The algorithm asked for.
         algorithm: &'static str,
     },
+    /// `InvalidKeyUsageException`: an algorithm the key's spec does not
+    /// offer (asymmetric and HMAC keys; AWS words it differently from the
+    /// symmetric case above).
+    #[error("Algorithm {algorithm} is incompatible with key spec {spec}.")]
+    AlgorithmSpecMismatch {
+        /// The algorithm asked for.
+        algorithm: &'static str,
+        /// The key's spec.
+        spec: &'static str,
+    },
+    /// `InvalidKeyUsageException`: GenerateDataKey* with an asymmetric key.
+    #[error("You cannot generate a data key with an asymmetric CMK")]
+    AsymmetricDataKey,
+    /// `KMSInvalidSignatureException` (no message, as AWS).
+    #[error("")]
+    InvalidSignature,
+    /// `KMSInvalidMacException` (no message, as AWS).
+    #[error("")]
+    InvalidMac,
+    /// `UnsupportedOperationException` without a message, as AWS answers
+    /// GetPublicKey on a key without one and rotation of a key that
+    /// cannot rotate.
+    #[error("")]
+    NotForThisKey,
+    /// `ValidationException` without a message, as AWS answers a peer
+    /// public key that is not a `SubjectPublicKeyInfo` of the key's curve.
+    #[error("")]
+    InvalidPublicKey,
     /// `ConflictException`: an automatic rotation is imminent.
     #[error("An automatic rotation of {arn} is in progress or scheduled to begin within the next 20 minutes. Try again later.")]
     RotationConflict {

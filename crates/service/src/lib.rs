@@ -176,7 +176,7 @@ pub struct Kms {
     usage: Arc<UsageTracker>,
     tracking_start: Millis,
     /// Seals and opens STS session tokens.
-    session_key: Arc<dyn trent_core::SymmetricKey>,
+    session_key: Arc<dyn trent_core::KeyHandle>,
     /// IAM users and roles.
     directory: Arc<Directory>,
     /// Deleted records may still be in the store's files (see
@@ -187,6 +187,9 @@ pub struct Kms {
     trail: Arc<trent_audit::Trail>,
     /// The audit signing key's public half (DER `SubjectPublicKeyInfo`).
     audit_public_key: Vec<u8>,
+    /// Bounds the expensive private-key operations (RSA, ML-DSA) running
+    /// on the blocking pool to one per core.
+    heavy: tokio::sync::Semaphore,
 }
 
 /// How many times a compare-and-swap update is retried before giving up.
@@ -268,6 +271,9 @@ impl Kms {
             purge_pending: std::sync::atomic::AtomicBool::new(true),
             trail: Arc::new(trail),
             audit_public_key,
+            heavy: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            ),
         })
     }
 
@@ -366,7 +372,7 @@ impl Kms {
             versions.push(HotVersion {
                 number: v.number,
                 material_id: v.material_id.as_str().into(),
-                key: self.provider.prepare_symmetric(&material)?,
+                key: self.provider.load_key(record.spec, &material)?,
             });
         }
         Ok(HotKey::new(record, versions, grants))
@@ -380,9 +386,19 @@ impl Kms {
         number: u32,
     ) -> Result<(String, Vec<u8>), ServiceError> {
         let material = self.provider.generate_symmetric()?;
+        self.wrap_material(loc, number, &material)
+    }
+
+    /// Wrap material for version `number` of `loc`, with a fresh material id.
+    fn wrap_material(
+        &self,
+        loc: &KeyLocator,
+        number: u32,
+        material: &SecretBytes,
+    ) -> Result<(String, Vec<u8>), ServiceError> {
         let wrapped = self
             .root
-            .wrap(&material, &KeyVersion::wrap_aad(loc, number))?;
+            .wrap(material, &KeyVersion::wrap_aad(loc, number))?;
         let mut id = [0u8; 32];
         self.provider.fill_random(&mut id)?;
         Ok((hex::encode(id), wrapped))

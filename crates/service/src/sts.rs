@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use trent_core::authz::{decide, Action, CallerPolicies, CompiledPolicy, PolicyKind, Request};
 use trent_core::ids::AccountId;
-use trent_core::{Millis, SecretBytes, SymmetricKey};
+use trent_core::{KeyHandle, Millis, SecretBytes};
 use zeroize::Zeroizing;
 
 /// The store setting holding the session-token key, wrapped.
@@ -165,7 +165,7 @@ impl Kms {
         store: &dyn trent_store::KeyStore,
         provider: &dyn trent_core::CryptoProvider,
         root: &dyn trent_core::RootKey,
-    ) -> Result<Arc<dyn SymmetricKey>, crate::StartupError> {
+    ) -> Result<Arc<dyn KeyHandle>, crate::StartupError> {
         use crate::StartupError as E;
         let wrapped = match store.get_meta(SESSION_KEY_META).await.map_err(E::Store)? {
             Some(w) => w,
@@ -186,7 +186,9 @@ impl Kms {
         let material = root
             .unwrap(&wrapped, SESSION_KEY_AAD)
             .map_err(|_| E::WrongRootKey)?;
-        provider.prepare_symmetric(&material).map_err(E::Crypto)
+        provider
+            .load_key(trent_proto::KeySpec::SymmetricDefault, &material)
+            .map_err(E::Crypto)
     }
 
     fn seal_claims(&self, claims: &SessionClaims) -> Result<String, crate::ServiceError> {

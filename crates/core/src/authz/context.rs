@@ -56,6 +56,14 @@ pub struct RequestContext<'a> {
     pub encryption_algorithm: Option<&'a str>,
     /// `kms:RequestAlias`: the alias the request named the key by.
     pub request_alias: Option<&'a str>,
+    /// `kms:SigningAlgorithm`.
+    pub signing_algorithm: Option<&'a str>,
+    /// `kms:MessageType`.
+    pub message_type: Option<&'a str>,
+    /// `kms:MacAlgorithm`.
+    pub mac_algorithm: Option<&'a str>,
+    /// `kms:KeyAgreementAlgorithm`.
+    pub key_agreement_algorithm: Option<&'a str>,
     /// CreateGrant's parameters.
     pub grant: Option<GrantFacts<'a>>,
     /// `kms:RotationPeriodInDays`.
@@ -86,6 +94,10 @@ impl<'a> RequestContext<'a> {
             encryption_context: None,
             encryption_algorithm: None,
             request_alias: None,
+            signing_algorithm: None,
+            message_type: None,
+            mac_algorithm: None,
+            key_agreement_algorithm: None,
             grant: None,
             rotation_period_days: None,
             pending_window_days: None,
@@ -178,6 +190,10 @@ impl Context for RequestContext<'_> {
             )),
             "kms:encryptionalgorithm" => self.encryption_algorithm.and_then(one),
             "kms:requestalias" => self.request_alias.and_then(one),
+            "kms:signingalgorithm" => self.signing_algorithm.and_then(one),
+            "kms:messagetype" => self.message_type.and_then(one),
+            "kms:macalgorithm" => self.mac_algorithm.and_then(one),
+            "kms:keyagreementalgorithm" => self.key_agreement_algorithm.and_then(one),
             "kms:grantoperations" => Some(Value::Many(
                 self.grant?
                     .operations

@@ -16,7 +16,7 @@ pub struct RecipientInfo {
     pub attestation_document: Option<Blob>,
 }
 
-fn recipient(v: &mut Validator, r: Option<&RecipientInfo>) {
+pub(crate) fn recipient(v: &mut Validator, r: Option<&RecipientInfo>) {
     if let Some(r) = r {
         v.one_of(
             "recipient.keyEncryptionAlgorithm",
@@ -138,7 +138,8 @@ pub struct DecryptResponse {
     pub key_id: Arc<str>,
     pub plaintext: SecretBlob,
     pub encryption_algorithm: EncryptionAlgorithmSpec,
-    pub key_material_id: Arc<str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_material_id: Option<Arc<str>>,
 }
 
 /// ReEncrypt.
@@ -202,8 +203,10 @@ pub struct ReEncryptResponse {
     pub key_id: Arc<str>,
     pub source_encryption_algorithm: EncryptionAlgorithmSpec,
     pub destination_encryption_algorithm: EncryptionAlgorithmSpec,
-    pub source_key_material_id: Arc<str>,
-    pub destination_key_material_id: Arc<str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_key_material_id: Option<Arc<str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_key_material_id: Option<Arc<str>>,
 }
 
 /// GenerateDataKey and GenerateDataKeyWithoutPlaintext.

@@ -3,6 +3,7 @@
 //! omit what is `None`, as AWS omits absent members.
 
 mod aliases;
+mod asymmetric;
 mod crypto;
 mod grants;
 mod keys;
@@ -11,6 +12,7 @@ mod rotation;
 mod tags;
 
 pub use aliases::*;
+pub use asymmetric::*;
 pub use crypto::*;
 pub use grants::*;
 pub use keys::*;

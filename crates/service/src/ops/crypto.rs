@@ -11,21 +11,40 @@ use std::sync::Arc;
 use trent_core::authz::Action;
 use trent_core::blob::{self, Header, HEADER_LEN, TAG_LEN};
 use trent_core::ids::{Accepts, KeyLocator};
-use trent_core::SecretBytes;
+use trent_core::{spec, CryptoError, SecretBytes};
 use trent_proto::ops::*;
 use trent_proto::*;
 use zeroize::Zeroizing;
 
+/// The encryption algorithm a request may use with `key`: `SYMMETRIC_DEFAULT`
+/// (also when absent) for symmetric keys, one of the spec's RSAES
+/// algorithms for RSA keys.
 fn check_algorithm(
     key: &HotKey,
     algorithm: Option<&WireEnum<EncryptionAlgorithmSpec>>,
-) -> Result<(), ServiceError> {
-    match algorithm.and_then(|a| a.known()) {
-        None | Some(EncryptionAlgorithmSpec::SymmetricDefault) => Ok(()),
-        Some(other) => Err(ServiceError::IncompatibleAlgorithm {
-            arn: key.arn.to_string(),
-            algorithm: other.as_str(),
-        }),
+) -> Result<EncryptionAlgorithmSpec, ServiceError> {
+    let asked = algorithm
+        .and_then(|a| a.known())
+        .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault);
+    if key.spec == KeySpec::SymmetricDefault {
+        return match asked {
+            EncryptionAlgorithmSpec::SymmetricDefault => Ok(asked),
+            other => Err(ServiceError::IncompatibleAlgorithm {
+                arn: key.arn.to_string(),
+                algorithm: other.as_str(),
+            }),
+        };
+    }
+    let offered = spec::algorithms(key.spec, key.usage)
+        .encryption
+        .unwrap_or(&[]);
+    if offered.contains(&asked) {
+        Ok(asked)
+    } else {
+        Err(ServiceError::AlgorithmSpecMismatch {
+            algorithm: asked.as_str(),
+            spec: key.spec.as_str(),
+        })
     }
 }
 
@@ -59,11 +78,30 @@ fn context_bytes(c: &Option<EncryptionContext>) -> Vec<u8> {
     }
 }
 
-/// What opening a blob gives.
+/// What opening a ciphertext gives.
 struct Opened {
     key: Arc<HotKey>,
-    material_id: Arc<str>,
+    /// `KeyMaterialId`, which AWS reports for symmetric keys only.
+    material_id: Option<Arc<str>>,
     plaintext: SecretBytes,
+    algorithm: EncryptionAlgorithmSpec,
+}
+
+/// A data key pair made under a symmetric key.
+struct DataKeyPair {
+    key: Arc<HotKey>,
+    spec: DataKeyPairSpec,
+    private: SecretBytes,
+    blob: Vec<u8>,
+    public: Vec<u8>,
+    material_id: Arc<str>,
+}
+
+/// What encrypting under a key gives.
+struct Sealed {
+    ciphertext: Vec<u8>,
+    material_id: Option<Arc<str>>,
+    algorithm: EncryptionAlgorithmSpec,
 }
 
 impl Kms {
@@ -90,6 +128,116 @@ impl Kms {
             .key
             .seal(&header, &context_bytes(context), plaintext, &mut out)?;
         Ok((out, version))
+    }
+
+    /// Encrypt under `key` with a checked `algorithm`: a blob for symmetric
+    /// keys, RSAES-OAEP for RSA keys (within the padding's size limit).
+    fn encrypt_under(
+        &self,
+        key: &HotKey,
+        algorithm: EncryptionAlgorithmSpec,
+        context: &Option<EncryptionContext>,
+        plaintext: &[u8],
+    ) -> Result<Sealed, ServiceError> {
+        if algorithm == EncryptionAlgorithmSpec::SymmetricDefault {
+            let (ciphertext, version) = self.seal(key, context, plaintext)?;
+            return Ok(Sealed {
+                ciphertext,
+                material_id: Some(version.material_id.clone()),
+                algorithm,
+            });
+        }
+        let max = spec::rsa_max_plaintext(key.spec, algorithm).unwrap_or(0);
+        if plaintext.len() > max {
+            return Err(InvalidRequest::RsaPlaintextTooLong {
+                algorithm: algorithm.as_str(),
+                spec: key.spec.as_str(),
+                max,
+            }
+            .into());
+        }
+        let version = key.current().ok_or_else(|| ServiceError::KeyNotFound {
+            arn: key.arn.to_string(),
+        })?;
+        // A public-key operation: cheap enough for the async worker.
+        let ciphertext = version.key.encrypt(algorithm, plaintext)?;
+        Ok(Sealed {
+            ciphertext,
+            material_id: None,
+            algorithm,
+        })
+    }
+
+    /// Decrypt an RSA ciphertext with the key the request named (a raw RSA
+    /// ciphertext names no key): authorize, check usage and state, and
+    /// decrypt on the crypto pool. A ciphertext that does not decrypt with
+    /// the algorithm asked for (or none asked for) is
+    /// `InvalidCiphertextException`, as AWS answers.
+    async fn open_asymmetric(
+        &self,
+        caller: &Caller,
+        key: Arc<HotKey>,
+        key_id: &str,
+        ciphertext: &[u8],
+        ask: CryptoAsk<'_>,
+        dry_run: bool,
+    ) -> Result<Opened, ServiceError> {
+        self.authorize_crypto(caller, &key, alias_of(key_id), ask)
+            .await?;
+        key.check_usable(KeyUsageType::EncryptDecrypt, ask.operation)?;
+        let algorithm = match ask.algorithm.and_then(|a| a.known()) {
+            None | Some(EncryptionAlgorithmSpec::SymmetricDefault) => {
+                return Err(ServiceError::InvalidCiphertext)
+            }
+            Some(_) => check_algorithm(&key, ask.algorithm)?,
+        };
+        if dry_run {
+            return Err(ServiceError::DryRun);
+        }
+        let handle = key
+            .current()
+            .map(|v| v.key.clone())
+            .ok_or(ServiceError::InvalidCiphertext)?;
+        let ciphertext = ciphertext.to_vec();
+        let plaintext = self
+            .offload(handle, move |k| k.decrypt(algorithm, &ciphertext))
+            .await?
+            .map_err(|e| match e {
+                CryptoError::Authentication => ServiceError::InvalidCiphertext,
+                other => other.into(),
+            })?;
+        Ok(Opened {
+            key,
+            material_id: None,
+            plaintext,
+            algorithm,
+        })
+    }
+
+    /// Open any ciphertext: with a named asymmetric key, RSA; otherwise a
+    /// blob, which names its key itself.
+    async fn open_any(
+        &self,
+        caller: &Caller,
+        ciphertext: &[u8],
+        key_id: Option<&str>,
+        ask: CryptoAsk<'_>,
+        dry_run: bool,
+    ) -> Result<Opened, ServiceError> {
+        if let Some(id) = key_id {
+            let loc = self.resolve(caller, id, Accepts::KeyOrAlias).await?;
+            let key = self.hot_key(&loc).await?;
+            if key.spec != KeySpec::SymmetricDefault {
+                return self
+                    .open_asymmetric(caller, key, id, ciphertext, ask, dry_run)
+                    .await;
+            }
+        }
+        let opened = self.open(caller, ciphertext, key_id, ask).await?;
+        if dry_run {
+            return Err(ServiceError::DryRun);
+        }
+        Ok(opened)
     }
 
     /// Find the key of a blob (checking it against `key_id` if given),
@@ -131,7 +279,7 @@ impl Kms {
             }
             Err(e) => return Err(e),
         };
-        key.check_usable(ask.operation)?;
+        key.check_usable(KeyUsageType::EncryptDecrypt, ask.operation)?;
         check_algorithm(&key, ask.algorithm)?;
         let version = key
             .version(parsed.header.version)
@@ -144,11 +292,12 @@ impl Kms {
                 parsed.sealed,
             )
             .map_err(|_| ServiceError::InvalidCiphertext)?;
-        let material_id = version.material_id.clone();
+        let material_id = Some(version.material_id.clone());
         Ok(Opened {
             key,
             material_id,
             plaintext,
+            algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
         })
     }
 
@@ -188,7 +337,7 @@ impl Kms {
         let key = self.hot_key(&loc).await?;
         self.authorize_crypto(caller, &key, alias_of(key_id), ask)
             .await?;
-        key.check_usable(ask.operation)?;
+        key.check_usable(KeyUsageType::EncryptDecrypt, ask.operation)?;
         Ok(key)
     }
 
@@ -216,18 +365,20 @@ impl Kms {
             grant_tokens: r.grant_tokens.as_deref().unwrap_or_default(),
         };
         let key = self.encrypting_key(caller, req(&r.key_id), ask).await?;
-        check_algorithm(&key, r.encryption_algorithm.as_ref())?;
+        let algorithm = check_algorithm(&key, r.encryption_algorithm.as_ref())?;
         if r.dry_run == Some(true) {
             return Err(ServiceError::DryRun);
         }
         let plaintext = r.plaintext.unwrap_or_default();
-        let (blob, version) = self.seal(&key, &r.encryption_context, &plaintext.0)?;
-        caller.notes.key_material(&version.material_id);
+        let sealed = self.encrypt_under(&key, algorithm, &r.encryption_context, &plaintext.0)?;
+        if let Some(id) = &sealed.material_id {
+            caller.notes.key_material(id);
+        }
         self.used(caller, &key, KeyLastUsageTrackingOperation::Encrypt);
         Ok(EncryptResponse {
-            ciphertext_blob: Blob(blob),
+            ciphertext_blob: Blob(sealed.ciphertext),
             key_id: key.arn.clone(),
-            encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+            encryption_algorithm: sealed.algorithm,
         })
     }
 
@@ -284,17 +435,22 @@ impl Kms {
             .map(|b| &b.0[..])
             .unwrap_or_default();
         let opened = self
-            .open(caller, ciphertext, r.key_id.as_deref(), ask)
+            .open_any(
+                caller,
+                ciphertext,
+                r.key_id.as_deref(),
+                ask,
+                r.dry_run == Some(true),
+            )
             .await?;
-        if r.dry_run == Some(true) {
-            return Err(ServiceError::DryRun);
+        if let Some(id) = &opened.material_id {
+            caller.notes.key_material(id);
         }
-        caller.notes.key_material(&opened.material_id);
         self.used(caller, &opened.key, KeyLastUsageTrackingOperation::Decrypt);
         Ok(DecryptResponse {
             key_id: opened.key.arn.clone(),
             plaintext: SecretBlob(opened.plaintext.0),
-            encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+            encryption_algorithm: opened.algorithm,
             key_material_id: opened.material_id,
         })
     }
@@ -323,7 +479,8 @@ impl Kms {
         let destination = self
             .encrypting_key(caller, req(&r.destination_key_id), to)
             .await?;
-        check_algorithm(&destination, r.destination_encryption_algorithm.as_ref())?;
+        let destination_algorithm =
+            check_algorithm(&destination, r.destination_encryption_algorithm.as_ref())?;
         self.dry_run_ignoring_ciphertext(
             caller,
             r.dry_run,
@@ -340,17 +497,20 @@ impl Kms {
             .map(|b| &b.0[..])
             .unwrap_or_default();
         let opened = self
-            .open(caller, ciphertext, r.source_key_id.as_deref(), from)
+            .open_any(
+                caller,
+                ciphertext,
+                r.source_key_id.as_deref(),
+                from,
+                r.dry_run == Some(true),
+            )
             .await?;
-        if r.dry_run == Some(true) {
-            return Err(ServiceError::DryRun);
-        }
-        let (blob, version) = self.seal(
+        let sealed = self.encrypt_under(
             &destination,
+            destination_algorithm,
             &r.destination_encryption_context,
             opened.plaintext.expose(),
         )?;
-        let destination_material = version.material_id.clone();
         self.used(
             caller,
             &opened.key,
@@ -362,13 +522,13 @@ impl Kms {
             KeyLastUsageTrackingOperation::ReEncrypt,
         );
         Ok(ReEncryptResponse {
-            ciphertext_blob: Blob(blob),
+            ciphertext_blob: Blob(sealed.ciphertext),
             source_key_id: opened.key.arn.clone(),
             key_id: destination.arn.clone(),
-            source_encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
-            destination_encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+            source_encryption_algorithm: opened.algorithm,
+            destination_encryption_algorithm: sealed.algorithm,
             source_key_material_id: opened.material_id,
-            destination_key_material_id: destination_material,
+            destination_key_material_id: sealed.material_id,
         })
     }
 
@@ -391,6 +551,9 @@ impl Kms {
             grant_tokens: r.grant_tokens.as_deref().unwrap_or_default(),
         };
         let key = self.encrypting_key(caller, req(&r.key_id), ask).await?;
+        if key.spec != KeySpec::SymmetricDefault {
+            return Err(ServiceError::AsymmetricDataKey);
+        }
         let size = match (
             r.key_spec.as_ref().and_then(|s| s.known()),
             r.number_of_bytes,
@@ -452,6 +615,125 @@ impl Kms {
             ciphertext_blob: Blob(blob),
             key_id: key.arn.clone(),
             key_material_id: material_id,
+        })
+    }
+
+    /// The shared part of GenerateDataKeyPair and
+    /// GenerateDataKeyPairWithoutPlaintext: a fresh key pair, its private
+    /// key (PKCS#8 DER) sealed under a symmetric key, its public key (SPKI).
+    async fn data_key_pair(
+        &self,
+        caller: &Caller,
+        r: &GenerateDataKeyPairRequest,
+        action: Action,
+        operation: &'static str,
+    ) -> Result<DataKeyPair, ServiceError> {
+        if r.recipient.is_some() {
+            return Err(Unsupported::Recipient.into());
+        }
+        let ask = CryptoAsk {
+            action,
+            operation,
+            context: &r.encryption_context,
+            algorithm: None,
+            grant_tokens: r.grant_tokens.as_deref().unwrap_or_default(),
+        };
+        let key = self.encrypting_key(caller, req(&r.key_id), ask).await?;
+        if key.spec != KeySpec::SymmetricDefault {
+            return Err(ServiceError::AsymmetricDataKey);
+        }
+        let pair_spec = r
+            .key_pair_spec
+            .as_ref()
+            .and_then(|s| s.known())
+            .unwrap_or(DataKeyPairSpec::EccNistP256);
+        let spec = KeySpec::parse(pair_spec.as_str()).unwrap_or(KeySpec::Sm2);
+        if !spec::offered(spec) {
+            return Err(Unsupported::RegionSpec(pair_spec.as_str()).into());
+        }
+        if r.dry_run == Some(true) {
+            return Err(ServiceError::DryRun);
+        }
+        // RSA key generation takes up to seconds: off the async workers.
+        let provider = self.provider.clone();
+        let (private, public) = tokio::task::spawn_blocking(move || {
+            let private = provider.generate_key(spec)?;
+            let public = provider
+                .load_key(spec, &private)?
+                .public_key()
+                .map(<[u8]>::to_vec)
+                .ok_or(CryptoError::InvalidKey)?;
+            Ok::<_, CryptoError>((private, public))
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(crate::InternalError::Task(e)))??;
+        let (blob, version) = self.seal(&key, &r.encryption_context, private.expose())?;
+        let material_id = version.material_id.clone();
+        caller.notes.key_material(&material_id);
+        Ok(DataKeyPair {
+            key,
+            spec: pair_spec,
+            private,
+            blob,
+            public,
+            material_id,
+        })
+    }
+
+    /// GenerateDataKeyPair.
+    pub async fn generate_data_key_pair(
+        &self,
+        caller: &Caller,
+        r: GenerateDataKeyPairRequest,
+    ) -> Result<GenerateDataKeyPairResponse, ServiceError> {
+        let p = self
+            .data_key_pair(
+                caller,
+                &r,
+                Action::GenerateDataKeyPair,
+                "GenerateDataKeyPair",
+            )
+            .await?;
+        self.used(
+            caller,
+            &p.key,
+            KeyLastUsageTrackingOperation::GenerateDataKeyPair,
+        );
+        Ok(GenerateDataKeyPairResponse {
+            private_key_ciphertext_blob: Blob(p.blob),
+            private_key_plaintext: SecretBlob(p.private.0),
+            public_key: Blob(p.public),
+            key_id: p.key.arn.clone(),
+            key_pair_spec: p.spec,
+            key_material_id: p.material_id,
+        })
+    }
+
+    /// GenerateDataKeyPairWithoutPlaintext.
+    pub async fn generate_data_key_pair_without_plaintext(
+        &self,
+        caller: &Caller,
+        r: GenerateDataKeyPairRequest,
+    ) -> Result<GenerateDataKeyPairWithoutPlaintextResponse, ServiceError> {
+        let p = self
+            .data_key_pair(
+                caller,
+                &r,
+                Action::GenerateDataKeyPairWithoutPlaintext,
+                "GenerateDataKeyPairWithoutPlaintext",
+            )
+            .await?;
+        self.used(
+            caller,
+            &p.key,
+            KeyLastUsageTrackingOperation::GenerateDataKeyPairWithoutPlaintext,
+        );
+        Ok(GenerateDataKeyPairWithoutPlaintextResponse {
+            private_key_ciphertext_blob: Blob(p.blob),
+            public_key: Blob(p.public),
+            key_id: p.key.arn.clone(),
+            key_pair_spec: p.spec,
+            key_material_id: p.material_id,
         })
     }
 

@@ -46,6 +46,7 @@ pub(crate) fn check_tags(tags: &[Tag]) -> Result<Vec<(String, String)>, ServiceE
 /// `KeyMetadata` of a record.
 pub(crate) fn metadata(r: &KeyRecord) -> KeyMetadata {
     let pending = r.state == KeyState::PendingDeletion;
+    let algorithms = trent_core::spec::algorithms(r.spec, r.usage);
     KeyMetadata {
         aws_account_id: r.locator.account.to_string(),
         key_id: r.locator.key_id.to_string(),
@@ -64,13 +65,19 @@ pub(crate) fn metadata(r: &KeyRecord) -> KeyMetadata {
         origin: r.origin,
         expiration_model: None,
         key_manager: KeyManagerType::Customer,
-        customer_master_key_spec: CustomerMasterKeySpec::SymmetricDefault,
+        customer_master_key_spec: r.spec,
         key_spec: r.spec,
-        encryption_algorithms: Some(vec![EncryptionAlgorithmSpec::SymmetricDefault]),
+        encryption_algorithms: algorithms.encryption.map(<[_]>::to_vec),
+        signing_algorithms: algorithms.signing.map(<[_]>::to_vec),
+        key_agreement_algorithms: algorithms.key_agreement.map(<[_]>::to_vec),
+        encapsulation_algorithms: algorithms.encapsulation.map(<[_]>::to_vec),
+        mac_algorithms: algorithms.mac.map(<[_]>::to_vec),
         multi_region: false,
         multi_region_configuration: None,
         pending_deletion_window_in_days: None,
-        current_key_material_id: Some(r.current().material_id.clone()),
+        // AWS reports it for symmetric keys only.
+        current_key_material_id: (r.spec == KeySpec::SymmetricDefault)
+            .then(|| r.current().material_id.clone()),
     }
 }
 
@@ -92,28 +99,23 @@ impl Kms {
         if cmk_spec.is_some() && key_spec.is_some() {
             return Err(InvalidRequest::BothKeySpecs.into());
         }
-        let spec_name = key_spec
-            .map(|s| s.as_str())
-            .or(cmk_spec.map(|s| s.as_str()))
-            .unwrap_or("SYMMETRIC_DEFAULT");
+        let spec = key_spec
+            .or_else(|| cmk_spec.and_then(|s| KeySpec::parse(s.as_str())))
+            .unwrap_or(KeySpec::SymmetricDefault);
         let usage = r.key_usage.as_ref().and_then(|u| u.known());
-        if spec_name != "SYMMETRIC_DEFAULT" {
-            if usage.is_none() {
-                return Err(InvalidRequest::KeyUsageRequired.into());
-            }
-            return Err(Unsupported::KeySpec(
-                KeySpec::parse(spec_name).map_or("SYMMETRIC_DEFAULT", |s| s.as_str()),
-            )
-            .into());
+        if spec != KeySpec::SymmetricDefault && usage.is_none() {
+            return Err(InvalidRequest::KeyUsageRequired.into());
         }
-        if let Some(u) = usage {
-            if u != KeyUsageType::EncryptDecrypt {
-                return Err(InvalidRequest::UsageSpecMismatch {
-                    usage: u.as_str(),
-                    spec: "SYMMETRIC_DEFAULT",
-                }
-                .into());
+        if !trent_core::spec::offered(spec) {
+            return Err(Unsupported::RegionSpec(spec.as_str()).into());
+        }
+        let usage = usage.unwrap_or(KeyUsageType::EncryptDecrypt);
+        if !trent_core::spec::usages(spec).contains(&usage) {
+            return Err(InvalidRequest::UsageSpecMismatch {
+                usage: usage.as_str(),
+                spec: spec.as_str(),
             }
+            .into());
         }
         let origin = r
             .origin
@@ -141,12 +143,7 @@ impl Kms {
             &Ask {
                 request_tags: Some(&tags),
                 tag_keys: Some(&tag_keys),
-                new_key: Some((
-                    "SYMMETRIC_DEFAULT",
-                    "ENCRYPT_DECRYPT",
-                    origin.as_str(),
-                    false,
-                )),
+                new_key: Some((spec.as_str(), usage.as_str(), origin.as_str(), false)),
                 ..Default::default()
             },
         )?;
@@ -158,6 +155,11 @@ impl Kms {
             }
             None => default_policy(&caller.account.root_arn()),
         };
+        // RSA-4096 key generation takes up to seconds: off the async workers.
+        let provider = self.provider.clone();
+        let material = tokio::task::spawn_blocking(move || provider.generate_key(spec))
+            .await
+            .map_err(|e| ServiceError::Internal(crate::InternalError::Task(e)))??;
         let now = self.clock.now();
         for _ in 0..4 {
             let loc = KeyLocator {
@@ -170,10 +172,11 @@ impl Kms {
             if explicit_policy && r.bypass_policy_lockout_safety_check != Some(true) {
                 self.check_lockout(caller, &loc, &policy).await?;
             }
-            let (material_id, wrapped) = self.new_material(&loc, 1)?;
-            let record = KeyRecord::new_symmetric(
+            let (material_id, wrapped) = self.wrap_material(&loc, 1, &material)?;
+            let record = KeyRecord::new(
                 loc,
                 now,
+                (spec, usage),
                 r.description.clone().unwrap_or_default(),
                 policy.clone(),
                 tags.clone(),

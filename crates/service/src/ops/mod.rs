@@ -1,6 +1,7 @@
 //! The operations, grouped by what they act on.
 
 mod aliases;
+mod asymmetric;
 mod crypto;
 mod grants;
 mod keys;
