@@ -96,6 +96,20 @@ class Signer:
         return f"AWS4-HMAC-SHA256 Credential={self.access_key}/{self.scope}, SignedHeaders={self.signed}, Signature="
 
 
+MESSAGE_256 = base64.b64encode(bytes(range(256))).decode()  # 256 bytes to sign
+
+# op -> (state key, target, body members): the asymmetric and HMAC requests
+# of bench/asymmetric.sh, against the keys `setup-asymmetric` makes.
+ASYMMETRIC = {
+    "sign-p256": ("p256", "Sign", {"Message": MESSAGE_256, "SigningAlgorithm": "ECDSA_SHA_256"}),
+    "verify-p256": ("p256", "Verify", {"Message": MESSAGE_256, "SigningAlgorithm": "ECDSA_SHA_256", "Signature": "p256_sig"}),
+    "sign-rsa2048": ("rsa2048", "Sign", {"Message": MESSAGE_256, "SigningAlgorithm": "RSASSA_PKCS1_V1_5_SHA_256"}),
+    "verify-rsa2048": ("rsa2048", "Verify", {"Message": MESSAGE_256, "SigningAlgorithm": "RSASSA_PKCS1_V1_5_SHA_256", "Signature": "rsa2048_sig"}),
+    "sign-rsa4096": ("rsa4096", "Sign", {"Message": MESSAGE_256, "SigningAlgorithm": "RSASSA_PKCS1_V1_5_SHA_256"}),
+    "generate-mac": ("hmac", "GenerateMac", {"Message": PLAINTEXT_1K, "MacAlgorithm": "HMAC_SHA_256"}),
+}
+
+
 def body_for(op, key_id, blob=None):
     if op == "encrypt":
         return "Encrypt", json.dumps({"KeyId": key_id, "Plaintext": PLAINTEXT_1K})
@@ -136,10 +150,30 @@ def cmd_setup(a):
         json.dump({"key": key, "blob": base64.b64encode(blob).decode(), "policy_key": policy_key}, f)
 
 
+def cmd_setup_asymmetric(a):
+    import boto3
+    kms = boto3.client("kms", endpoint_url=a.endpoint, region_name=REGION,
+                       aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET)
+    state = json.load(open(a.state))
+    for name, spec, usage in [("p256", "ECC_NIST_P256", "SIGN_VERIFY"), ("rsa2048", "RSA_2048", "SIGN_VERIFY"),
+                              ("rsa4096", "RSA_4096", "SIGN_VERIFY"), ("hmac", "HMAC_256", "GENERATE_VERIFY_MAC")]:
+        state[name] = kms.create_key(KeySpec=spec, KeyUsage=usage)["KeyMetadata"]["KeyId"]
+    msg = base64.b64decode(MESSAGE_256)
+    for name, alg in [("p256", "ECDSA_SHA_256"), ("rsa2048", "RSASSA_PKCS1_V1_5_SHA_256")]:
+        sig = kms.sign(KeyId=state[name], Message=msg, SigningAlgorithm=alg)["Signature"]
+        state[f"{name}_sig"] = base64.b64encode(sig).decode()
+    json.dump(state, open(a.state, "w"))
+
+
 def cmd_static(a):
     state = json.load(open(a.state))
     key = state["policy_key"] if a.policy_key else state["key"]
-    target, body = body_for(a.op, key, state["blob"])
+    if a.op in ASYMMETRIC:
+        name, target, members = ASYMMETRIC[a.op]
+        members = {k: (state[v] if k == "Signature" else v) for k, v in members.items()}
+        target, body = target, json.dumps({"KeyId": state[name], **members})
+    else:
+        target, body = body_for(a.op, key, state["blob"])
     s = Signer(a.host, target, *((USER_KEY, USER_SECRET) if a.as_user else (ACCESS_KEY, SECRET)))
     print("wrk.method = \"POST\"")
     print(f"wrk.body = {lua_str(body)}")
@@ -193,10 +227,11 @@ def main():
     x = sub.add_parser("static"); x.add_argument("--host", required=True); x.add_argument("--state", required=True); x.add_argument("--op", required=True)
     x.add_argument("--policy-key", action="store_true", help="the key with the ten-statement policy")
     x.add_argument("--as-user", action="store_true", help="sign as the IAM user with an identity policy")
+    x = sub.add_parser("setup-asymmetric"); x.add_argument("--endpoint", required=True); x.add_argument("--state", required=True)
     x = sub.add_parser("identity-policy")
     x = sub.add_parser("dynamic"); x.add_argument("--host", required=True); x.add_argument("--ids", required=True); x.add_argument("--limit", type=int, default=0)
     a = p.parse_args()
-    {"setup": cmd_setup, "static": cmd_static, "dynamic": cmd_dynamic,
+    {"setup": cmd_setup, "setup-asymmetric": cmd_setup_asymmetric, "static": cmd_static, "dynamic": cmd_dynamic,
      "identity-policy": lambda a: print(json.dumps(IDENTITY_POLICY))}[a.cmd](a)
 
 

@@ -92,6 +92,17 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Benchmark baseline: the raw speed of the key primitives on every
+    /// core (tab-separated name and operations per second).
+    #[command(hide = true)]
+    PrimitiveSpeed {
+        /// Seconds per primitive.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Threads (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Benchmark baseline: a bare hyper server on the same stack.
     #[command(hide = true)]
     HelloServer {
@@ -334,6 +345,15 @@ fn main() -> anyhow::Result<()> {
         Command::Audit { command } => audit(command, &runtime)?,
         Command::Encrypt(args) => envelope::encrypt(args, &runtime)?,
         Command::Decrypt(args) => envelope::decrypt(args, &runtime)?,
+        Command::PrimitiveSpeed { seconds, threads } => {
+            let threads = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let rates = trent_server::speed::primitive_speed(seconds, threads)
+                .map_err(|e| anyhow::anyhow!("primitive failed: {e}"))?;
+            for (name, rate) in rates {
+                println!("{name}\t{rate:.0}");
+            }
+        }
         Command::HelloServer { listen } => {
             runtime.block_on(trent_server::serve_hello(listen))?;
         }

@@ -15,6 +15,7 @@ mod errors;
 mod http;
 mod limits;
 mod rootkey;
+pub mod speed;
 pub mod sts;
 mod tls;
 

@@ -320,6 +320,9 @@ pub enum InternalError {
     /// The audit trail could not record the request.
     #[error("audit: {0}")]
     Audit(#[source] trent_audit::AuditError),
+    /// The crypto pool could not run an operation.
+    #[error("crypto pool: {0}")]
+    Pool(#[source] crate::pool::PoolError),
 }
 
 impl From<KeyError> for ServiceError {

@@ -18,6 +18,7 @@ pub mod cache;
 mod error;
 pub mod identity;
 mod ops;
+mod pool;
 pub mod sts;
 mod usage;
 
@@ -187,9 +188,8 @@ pub struct Kms {
     trail: Arc<trent_audit::Trail>,
     /// The audit signing key's public half (DER `SubjectPublicKeyInfo`).
     audit_public_key: Vec<u8>,
-    /// Bounds the expensive private-key operations (RSA, ML-DSA) running
-    /// on the blocking pool to one per core.
-    heavy: tokio::sync::Semaphore,
+    /// Runs the expensive private-key operations (RSA, ML-DSA).
+    heavy: pool::CryptoPool,
 }
 
 /// How many times a compare-and-swap update is retried before giving up.
@@ -271,7 +271,7 @@ impl Kms {
             purge_pending: std::sync::atomic::AtomicBool::new(true),
             trail: Arc::new(trail),
             audit_public_key,
-            heavy: tokio::sync::Semaphore::new(
+            heavy: pool::CryptoPool::new(
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
             ),
         })

@@ -112,9 +112,9 @@ fn handle(key: &HotKey) -> Result<Arc<dyn KeyHandle>, ServiceError> {
 
 impl Kms {
     /// Run `f` on a key handle: inline when the handle's operations are
-    /// cheap, otherwise on the blocking pool, at most one task per core at a
-    /// time, so that RSA or ML-DSA work at full load leaves the async
-    /// workers free to answer symmetric requests.
+    /// cheap, otherwise on the crypto pool (one thread per core), so that
+    /// RSA or ML-DSA work at full load leaves the async workers free to
+    /// answer symmetric requests.
     pub(crate) async fn offload<T, F>(
         &self,
         key: Arc<dyn KeyHandle>,
@@ -127,12 +127,10 @@ impl Kms {
         if !key.expensive() {
             return Ok(f(key.as_ref()));
         }
-        let _permit = self.heavy.acquire().await.map_err(|_| {
-            ServiceError::Internal(crate::InternalError::Crypto(CryptoError::Unsupported))
-        })?;
-        tokio::task::spawn_blocking(move || f(key.as_ref()))
+        self.heavy
+            .run(move || f(key.as_ref()))
             .await
-            .map_err(|e| ServiceError::Internal(crate::InternalError::Task(e)))
+            .map_err(|e| ServiceError::Internal(crate::InternalError::Pool(e)))
     }
 
     /// The key an asymmetric or HMAC operation names: resolved, authorized,
