@@ -547,3 +547,49 @@ def test_data_key_pair_refusals(kms, keys):
     with pytest.raises(ClientError) as e:
         kms.generate_data_key_pair(KeyId=keys("HMAC_256", "GENERATE_VERIFY_MAC")["KeyId"], KeyPairSpec="ECC_NIST_P256")
     assert error_of(e)[1].endswith("key usage is GENERATE_VERIFY_MAC which is not valid for GenerateDataKeyPair.")
+
+
+@pytest.mark.parametrize("spec,algorithm", [("ECC_NIST_P256", "ECDSA_SHA_256"), ("RSA_2048", "RSASSA_PSS_SHA_256"), ("ML_DSA_44", "ML_DSA_SHAKE_256")])
+def test_a_signature_does_not_verify_under_another_key_or_algorithm(kms, keys, spec, algorithm):
+    key = keys(spec, "SIGN_VERIFY")
+    other = new_key(kms, KeySpec=spec, KeyUsage="SIGN_VERIFY")
+    sig = kms.sign(KeyId=key["KeyId"], Message=b"m", SigningAlgorithm=algorithm)["Signature"]
+    with pytest.raises(ClientError) as e:
+        kms.verify(KeyId=other["KeyId"], Message=b"m", Signature=sig, SigningAlgorithm=algorithm)
+    assert error_of(e) == ("KMSInvalidSignatureException", "", 400)
+    assert not verifies_outside(public_key(kms, other["KeyId"]), algorithm, b"m", sig)
+    if spec == "RSA_2048":
+        # A PSS signature is not a PKCS #1 v1.5 one.
+        with pytest.raises(ClientError) as e:
+            kms.verify(KeyId=key["KeyId"], Message=b"m", Signature=sig, SigningAlgorithm="RSASSA_PKCS1_V1_5_SHA_256")
+        assert error_of(e) == ("KMSInvalidSignatureException", "", 400)
+
+
+def verifies_outside(pub, algorithm, message, signature):
+    try:
+        verify_outside(pub, algorithm, message, signature)
+        return True
+    except InvalidSignature:
+        return False
+
+
+def test_audit_events_record_the_parameters_and_no_secret(server, kms, keys):
+    from test_audit import events
+
+    key = keys("ECC_NIST_P256", "SIGN_VERIFY")
+    message = b"audit me, but not my bytes " + os.urandom(8).hex().encode()
+    out = kms.sign(KeyId=key["KeyId"], Message=message, MessageType="RAW", SigningAlgorithm="ECDSA_SHA_256")
+    rid = out["ResponseMetadata"]["RequestId"]
+    mac_key = keys("HMAC_256", "GENERATE_VERIFY_MAC")
+    mac = kms.generate_mac(KeyId=mac_key["KeyId"], Message=message, MacAlgorithm="HMAC_SHA_256")
+    (sign,) = [e for e in events(server.data_dir) if e["requestID"] == rid]
+    assert sign["eventName"] == "Sign" and sign["readOnly"] is True
+    assert sign["requestParameters"] == {"keyId": key["KeyId"], "messageType": "RAW", "signingAlgorithm": "ECDSA_SHA_256"}
+    assert sign["resources"][0]["ARN"] == key["Arn"]
+    (gm,) = [e for e in events(server.data_dir) if e["requestID"] == mac["ResponseMetadata"]["RequestId"]]
+    assert gm["requestParameters"] == {"keyId": mac_key["KeyId"], "macAlgorithm": "HMAC_SHA_256"}
+    import base64
+
+    trail = b"".join(p.read_bytes() for p in (server.data_dir / "audit").rglob("*") if p.is_file())
+    for secret in (message, out["Signature"], mac["Mac"]):
+        assert secret not in trail and base64.b64encode(secret) not in trail
