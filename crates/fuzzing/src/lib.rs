@@ -52,6 +52,48 @@ pub const TARGETS: &[(&str, Target)] = &[
 /// randomness makes it the same in every run), for seeds to name.
 pub const SEED_KEY_ID: &str = "3ee57890-41c9-4ac3-b3b8-488c368cb0a6";
 
+/// The keys of the other specs the fuzzing service creates after the
+/// first, in this order, with their ids: seeds for Sign, Verify,
+/// GenerateMac, RSA Encrypt, DeriveSharedSecret, Encapsulate and the rest
+/// name them.
+pub const SEED_ASYMMETRIC_KEYS: &[(&str, &str, &str)] = &[
+    (
+        "ECC_NIST_P256",
+        "SIGN_VERIFY",
+        "69b82ebc-9223-4300-80d2-9eb57de1d510",
+    ),
+    (
+        "RSA_2048",
+        "ENCRYPT_DECRYPT",
+        "0c7de806-4963-4ab0-8558-2d37111ac529",
+    ),
+    (
+        "HMAC_256",
+        "GENERATE_VERIFY_MAC",
+        "6e19905d-cbe5-41df-8fa9-fa7324851729",
+    ),
+    (
+        "ECC_NIST_P384",
+        "KEY_AGREEMENT",
+        "cc06c316-52eb-4438-acee-65630a691e37",
+    ),
+    (
+        "ML_KEM_768",
+        "ENCAPSULATE_DECAPSULATE",
+        "e3ddd86b-a71a-4eb1-9f26-8adeb6513356",
+    ),
+    (
+        "ML_DSA_44",
+        "SIGN_VERIFY",
+        "30260345-dd9e-4ec1-8f44-8a5882bb9698",
+    ),
+    (
+        "ECC_NIST_EDWARDS25519",
+        "SIGN_VERIFY",
+        "3e00a349-29a8-4f1d-a255-b237b8bb18fb",
+    ),
+];
+
 /// Randomness from a counter: key ids, nonces and material are the same in
 /// every run, so that a finding replays and seeds can name keys. Sealing and
 /// opening are the real software provider's.
@@ -78,7 +120,12 @@ impl CryptoProvider for Deterministic {
     }
 
     fn generate_key(&self, spec: trent_proto::KeySpec) -> Result<SecretBytes, CryptoError> {
-        self.inner.generate_key(spec)
+        // Symmetric material from the counter too; key pairs come from the
+        // library's own generator (their ids are still the counter's).
+        match spec {
+            trent_proto::KeySpec::SymmetricDefault => self.generate_symmetric(),
+            other => self.inner.generate_key(other),
+        }
     }
 
     fn load_key(
@@ -168,6 +215,22 @@ fn service() -> Service {
             body.as_bytes(),
         ));
         assert_eq!(status, 200, "{op:?}: {}", String::from_utf8_lossy(&out));
+    }
+    for (spec, usage, id) in SEED_ASYMMETRIC_KEYS {
+        let body = format!("{{\"KeySpec\":\"{spec}\",\"KeyUsage\":\"{usage}\"}}");
+        let (status, out) = runtime.block_on(trent_server::run_operation(
+            &kms,
+            &caller,
+            Operation::CreateKey,
+            body.as_bytes(),
+        ));
+        let made: serde_json::Value =
+            serde_json::from_slice(&out).unwrap_or_else(|e| panic!("CreateKey {spec}: {e}"));
+        assert_eq!(status, 200, "CreateKey {spec}: {made}");
+        assert_eq!(
+            made["KeyMetadata"]["KeyId"], *id,
+            "the deterministic randomness changed: update SEED_ASYMMETRIC_KEYS and the seeds"
+        );
     }
     Service {
         runtime,

@@ -208,6 +208,69 @@ fn write_seeds() {
     let blob: serde_json::Value = serde_json::from_slice(&blob).unwrap();
     let blob = blob["CiphertextBlob"].as_str().unwrap().to_string();
     let policy = trent_core::policy::default_policy("arn:aws:iam::111122223333:root");
+    let id = |spec: &str, usage: &str| {
+        SEED_ASYMMETRIC_KEYS
+            .iter()
+            .find(|(s, u, _)| *s == spec && *u == usage)
+            .map(|(_, _, id)| *id)
+            .unwrap()
+    };
+    let (p256, rsa, hmac) = (
+        id("ECC_NIST_P256", "SIGN_VERIFY"),
+        id("RSA_2048", "ENCRYPT_DECRYPT"),
+        id("HMAC_256", "GENERATE_VERIFY_MAC"),
+    );
+    let (ecdh, kem, dsa, ed) = (
+        id("ECC_NIST_P384", "KEY_AGREEMENT"),
+        id("ML_KEM_768", "ENCAPSULATE_DECAPSULATE"),
+        id("ML_DSA_44", "SIGN_VERIFY"),
+        id("ECC_NIST_EDWARDS25519", "SIGN_VERIFY"),
+    );
+    let call = |op: Operation, body: String| -> serde_json::Value {
+        let (_, out) = s.runtime.block_on(trent_server::run_operation(
+            &s.kms,
+            &s.caller,
+            op,
+            body.as_bytes(),
+        ));
+        serde_json::from_slice(&out).unwrap()
+    };
+    let peer = call(Operation::GetPublicKey, format!("{{\"KeyId\":\"{ecdh}\"}}"))["PublicKey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let p256_sig = call(
+        Operation::Sign,
+        format!("{{\"KeyId\":\"{p256}\",\"Message\":\"aGVsbG8=\",\"SigningAlgorithm\":\"ECDSA_SHA_256\"}}"),
+    )["Signature"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rsa_ct = call(
+        Operation::Encrypt,
+        format!("{{\"KeyId\":\"{rsa}\",\"Plaintext\":\"aGVsbG8=\",\"EncryptionAlgorithm\":\"RSAES_OAEP_SHA_256\"}}"),
+    )["CiphertextBlob"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kem_ct = call(
+        Operation::Encapsulate,
+        format!("{{\"KeyId\":\"{kem}\",\"EncapsulationAlgorithm\":\"ML_KEM\"}}"),
+    )["SharedSecretCiphertextBlob"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mac = call(
+        Operation::GenerateMac,
+        format!(
+            "{{\"KeyId\":\"{hmac}\",\"Message\":\"aGVsbG8=\",\"MacAlgorithm\":\"HMAC_SHA_256\"}}"
+        ),
+    )["Mac"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let digest32 = "A".repeat(43) + "=";
+    let digest64 = "A".repeat(86) + "==";
     let bodies: Vec<(Operation, String)> = vec![
         (Operation::CreateKey, "{}".into()),
         (Operation::CreateKey, format!("{{\"Description\":\"d\",\"KeyUsage\":\"ENCRYPT_DECRYPT\",\"KeySpec\":\"SYMMETRIC_DEFAULT\",\"Origin\":\"AWS_KMS\",\"Tags\":[{{\"TagKey\":\"a\",\"TagValue\":\"b\"}}],\"Policy\":{},\"BypassPolicyLockoutSafetyCheck\":false,\"MultiRegion\":false}}", serde_json::to_string(&policy).unwrap())),
@@ -247,6 +310,23 @@ fn write_seeds() {
         (Operation::ListKeyPolicies, format!("{{\"KeyId\":\"{k}\"}}")),
         (Operation::CreateGrant, format!("{{\"KeyId\":\"{k}\",\"GranteePrincipal\":\"arn:aws:iam::111122223333:role/r\",\"Operations\":[\"Encrypt\"]}}")),
         (Operation::Sign, format!("{{\"KeyId\":\"{k}\",\"Message\":\"AA==\",\"SigningAlgorithm\":\"ECDSA_SHA_256\"}}")),
+        (Operation::CreateKey, "{\"KeySpec\":\"ECC_SECG_P256K1\",\"KeyUsage\":\"SIGN_VERIFY\"}".into()),
+        (Operation::Sign, format!("{{\"KeyId\":\"{p256}\",\"Message\":\"aGVsbG8=\",\"MessageType\":\"RAW\",\"SigningAlgorithm\":\"ECDSA_SHA_256\"}}")),
+        (Operation::Sign, format!("{{\"KeyId\":\"{p256}\",\"Message\":\"{digest32}\",\"MessageType\":\"DIGEST\",\"SigningAlgorithm\":\"ECDSA_SHA_256\",\"GrantTokens\":[\"t\"]}}")),
+        (Operation::Verify, format!("{{\"KeyId\":\"{p256}\",\"Message\":\"aGVsbG8=\",\"Signature\":\"{p256_sig}\",\"SigningAlgorithm\":\"ECDSA_SHA_256\"}}")),
+        (Operation::Sign, format!("{{\"KeyId\":\"{dsa}\",\"Message\":\"{digest64}\",\"MessageType\":\"EXTERNAL_MU\",\"SigningAlgorithm\":\"ML_DSA_SHAKE_256\"}}")),
+        (Operation::Sign, format!("{{\"KeyId\":\"{ed}\",\"Message\":\"{digest64}\",\"MessageType\":\"DIGEST\",\"SigningAlgorithm\":\"ED25519_PH_SHA_512\"}}")),
+        (Operation::GetPublicKey, format!("{{\"KeyId\":\"{rsa}\"}}")),
+        (Operation::Encrypt, format!("{{\"KeyId\":\"{rsa}\",\"Plaintext\":\"aGVsbG8=\",\"EncryptionAlgorithm\":\"RSAES_OAEP_SHA_1\"}}")),
+        (Operation::Decrypt, format!("{{\"KeyId\":\"{rsa}\",\"CiphertextBlob\":\"{rsa_ct}\",\"EncryptionAlgorithm\":\"RSAES_OAEP_SHA_256\"}}")),
+        (Operation::ReEncrypt, format!("{{\"CiphertextBlob\":\"{rsa_ct}\",\"SourceKeyId\":\"{rsa}\",\"SourceEncryptionAlgorithm\":\"RSAES_OAEP_SHA_256\",\"DestinationKeyId\":\"{k}\"}}")),
+        (Operation::GenerateMac, format!("{{\"KeyId\":\"{hmac}\",\"Message\":\"aGVsbG8=\",\"MacAlgorithm\":\"HMAC_SHA_256\"}}")),
+        (Operation::VerifyMac, format!("{{\"KeyId\":\"{hmac}\",\"Message\":\"aGVsbG8=\",\"Mac\":\"{mac}\",\"MacAlgorithm\":\"HMAC_SHA_256\"}}")),
+        (Operation::DeriveSharedSecret, format!("{{\"KeyId\":\"{ecdh}\",\"KeyAgreementAlgorithm\":\"ECDH\",\"PublicKey\":\"{peer}\"}}")),
+        (Operation::Encapsulate, format!("{{\"KeyId\":\"{kem}\",\"EncapsulationAlgorithm\":\"ML_KEM\"}}")),
+        (Operation::Decapsulate, format!("{{\"KeyId\":\"{kem}\",\"SharedSecretCiphertextBlob\":\"{kem_ct}\",\"EncapsulationAlgorithm\":\"ML_KEM\"}}")),
+        (Operation::GenerateDataKeyPair, format!("{{\"KeyId\":\"{k}\",\"KeyPairSpec\":\"ECC_NIST_P256\",\"EncryptionContext\":{{\"a\":\"b\"}}}}")),
+        (Operation::GenerateDataKeyPairWithoutPlaintext, format!("{{\"KeyId\":\"{k}\",\"KeyPairSpec\":\"ECC_NIST_EDWARDS25519\"}}")),
     ];
     for (i, (op, body)) in bodies.iter().enumerate() {
         let index = Operation::ALL.iter().position(|o| o == op).unwrap() as u8;
