@@ -432,7 +432,11 @@ def test_wrong_usage_state_and_algorithm_errors(kms, keys):
     with pytest.raises(ClientError) as e:
         kms.sign(KeyId=k["KeyId"], Message=b"m", SigningAlgorithm="ECDSA_SHA_256")
     assert error_of(e) == ("DisabledException", f"{k['Arn']} is disabled.", 400)
-    # ... but still gives its public key.
+    # GetPublicKey too, as AWS's key-state table has it.
+    with pytest.raises(ClientError) as e:
+        kms.get_public_key(KeyId=k["KeyId"])
+    assert error_of(e) == ("DisabledException", f"{k['Arn']} is disabled.", 400)
+    kms.enable_key(KeyId=k["KeyId"])
     assert kms.get_public_key(KeyId=k["KeyId"])["KeySpec"] == "ECC_NIST_P256"
 
 
@@ -593,3 +597,27 @@ def test_audit_events_record_the_parameters_and_no_secret(server, kms, keys):
     trail = b"".join(p.read_bytes() for p in (server.data_dir / "audit").rglob("*") if p.is_file())
     for secret in (message, out["Signature"], mac["Mac"]):
         assert secret not in trail and base64.b64encode(secret) not in trail
+
+
+def test_an_encryption_context_is_refused_with_rsa_keys(kms, keys):
+    key = keys("RSA_2048", "ENCRYPT_DECRYPT")
+    with pytest.raises(ClientError) as e:
+        kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x", EncryptionAlgorithm="RSAES_OAEP_SHA_256", EncryptionContext={"a": "b"})
+    assert error_of(e) == ("ValidationException", "EncryptionContext is supported only with symmetric encryption KMS keys.", 400)
+    ct = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x", EncryptionAlgorithm="RSAES_OAEP_SHA_256")["CiphertextBlob"]
+    with pytest.raises(ClientError) as e:
+        kms.decrypt(CiphertextBlob=ct, KeyId=key["KeyId"], EncryptionAlgorithm="RSAES_OAEP_SHA_256", EncryptionContext={"a": "b"})
+    assert error_of(e)[0] == "ValidationException"
+
+
+def test_key_last_usage_records_the_new_operations(kms, keys):
+    for spec, usage, call, name in [
+        ("ECC_NIST_P256", "SIGN_VERIFY", lambda k: kms.sign(KeyId=k, Message=b"m", SigningAlgorithm="ECDSA_SHA_256"), "Sign"),
+        ("HMAC_512", "GENERATE_VERIFY_MAC", lambda k: kms.generate_mac(KeyId=k, Message=b"m", MacAlgorithm="HMAC_SHA_512"), "GenerateMac"),
+        ("ML_KEM_512", "ENCAPSULATE_DECAPSULATE", lambda k: kms.encapsulate(KeyId=k, EncapsulationAlgorithm="ML_KEM"), "Encapsulate"),
+    ]:
+        key = new_key(kms, KeySpec=spec, KeyUsage=usage)
+        out = call(key["KeyId"])
+        info = kms.get_key_last_usage(KeyId=key["KeyId"])
+        assert info["KeyLastUsage"]["Operation"] == name, info
+        assert info["KeyLastUsage"]["KmsRequestId"] == out["ResponseMetadata"]["RequestId"]

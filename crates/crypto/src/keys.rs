@@ -565,6 +565,12 @@ impl KeyHandle for SoftEcKey {
         })
     }
 
+    /// P-256 has aws-lc's fast, table-driven code (about 20 µs a
+    /// signature); P-384, P-521 and secp256k1 cost several times more.
+    fn expensive(&self) -> bool {
+        self.spec != KeySpec::EccNistP256
+    }
+
     fn derive_shared_secret(&self, peer: &[u8]) -> Result<SecretBytes, CryptoError> {
         let key = self.agreement.as_ref().ok_or(CryptoError::Unsupported)?;
         if !spki_only(peer) {

@@ -56,7 +56,11 @@ pub fn ed25519ph_sign_digest(
             0,
         )
     };
-    (ok == 1).then_some(sig)
+    if ok != 1 {
+        clear_errors();
+        return None;
+    }
+    Some(sig)
 }
 
 /// Whether `signature` is an Ed25519ph signature of `digest` by `public`.
@@ -80,6 +84,13 @@ pub fn ed25519ph_verify_digest(
         )
     };
     ok == 1
+}
+
+/// Forget what a failed call left on aws-lc's per-thread error queue.
+fn clear_errors() {
+    // SAFETY: ERR_clear_error takes no arguments and only touches the
+    // calling thread's error queue.
+    unsafe { sys::ERR_clear_error() }
 }
 
 /// An aws-lc `EVP_PKEY`, freed on drop.
@@ -120,6 +131,18 @@ impl Pkey {
         (rest == 0).then_some(pkey)
     }
 
+    /// `parse`, forgetting aws-lc's errors when it fails.
+    fn parse_or_clear(
+        der: &[u8],
+        parse: unsafe extern "C" fn(*mut sys::CBS) -> *mut sys::EVP_PKEY,
+    ) -> Option<Pkey> {
+        let key = Pkey::parse(der, parse);
+        if key.is_none() {
+            clear_errors();
+        }
+        key
+    }
+
     /// Run `f` with a fresh operation context on this key.
     fn with_ctx<T>(&self, f: impl FnOnce(*mut sys::EVP_PKEY_CTX) -> Option<T>) -> Option<T> {
         // SAFETY: the key is live; a null engine is the documented default.
@@ -152,7 +175,7 @@ impl std::fmt::Debug for MlDsaMuSigner {
 impl MlDsaMuSigner {
     /// From an ML-DSA private key in PKCS#8 DER (seed or expanded form).
     pub fn from_pkcs8(der: &[u8]) -> Option<MlDsaMuSigner> {
-        let key = Pkey::parse(der, sys::EVP_parse_private_key)?;
+        let key = Pkey::parse_or_clear(der, sys::EVP_parse_private_key)?;
         key.is(&ML_DSA_NIDS).then_some(MlDsaMuSigner(key))
     }
 
@@ -170,10 +193,12 @@ impl MlDsaMuSigner {
                     && sys::EVP_PKEY_sign(ctx, sig.as_mut_ptr(), &mut len, mu.as_ptr(), mu.len())
                         == 1
             };
-            (ok && len <= sig.len()).then(|| {
-                sig.truncate(len);
-                sig
-            })
+            if !(ok && len <= sig.len()) {
+                clear_errors();
+                return None;
+            }
+            sig.truncate(len);
+            Some(sig)
         })
     }
 }
@@ -182,7 +207,7 @@ impl MlDsaMuSigner {
 /// representative is `mu`, by the key of `spki` (DER
 /// `SubjectPublicKeyInfo`).
 pub fn ml_dsa_verify_mu(spki: &[u8], mu: &[u8; ML_DSA_MU_LEN], signature: &[u8]) -> bool {
-    let Some(key) = Pkey::parse(spki, sys::EVP_parse_public_key) else {
+    let Some(key) = Pkey::parse_or_clear(spki, sys::EVP_parse_public_key) else {
         return false;
     };
     if !key.is(&ML_DSA_NIDS) {
@@ -201,6 +226,9 @@ pub fn ml_dsa_verify_mu(spki: &[u8], mu: &[u8; ML_DSA_MU_LEN], signature: &[u8])
                     mu.len(),
                 ) == 1
         };
+        if !ok {
+            clear_errors();
+        }
         Some(ok)
     })
     .unwrap_or(false)

@@ -101,6 +101,12 @@ pub enum InvalidRequest {
         /// The limit.
         max: usize,
     },
+    /// A non-empty encryption context with an RSA key: RSAES-OAEP has no
+    /// associated data, so nothing would bind it (AWS supports encryption
+    /// context with symmetric keys only); refused rather than ignored, so a
+    /// policy condition on the context is never met by an unbound value.
+    #[error("EncryptionContext is supported only with symmetric encryption KMS keys.")]
+    ContextWithAsymmetricKey,
     /// PutKeyPolicy on the policy RAM manages.
     #[error("The AWS_RAM key policy is managed by AWS RAM and cannot be set with PutKeyPolicy.")]
     RamPolicy,

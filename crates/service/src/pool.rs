@@ -16,10 +16,16 @@ use std::sync::{Arc, Mutex};
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// Jobs admitted to the queue per thread. More requests than that wait
+/// (as futures, dropped if their client goes away) rather than queueing
+/// work nobody may collect.
+const QUEUED_PER_THREAD: usize = 8;
+
 /// The pool. Its threads end when it is dropped.
 #[derive(Debug)]
 pub(crate) struct CryptoPool {
     jobs: mpsc::Sender<Job>,
+    admitted: tokio::sync::Semaphore,
 }
 
 /// The pool is gone or a job panicked.
@@ -50,7 +56,10 @@ impl CryptoPool {
                 tracing::error!(error = %e, "could not start a crypto pool thread");
             }
         }
-        CryptoPool { jobs }
+        CryptoPool {
+            jobs,
+            admitted: tokio::sync::Semaphore::new(threads.max(1) * QUEUED_PER_THREAD),
+        }
     }
 
     /// Run `f` on the pool and wait for its result without blocking the
@@ -60,9 +69,17 @@ impl CryptoPool {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
+        // Held until the answer is back (or the caller gone): at most
+        // QUEUED_PER_THREAD jobs per thread are queued or running.
+        let _permit = self.admitted.acquire().await.map_err(|_| PoolError)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.jobs
             .send(Box::new(move || {
+                // The request was abandoned (client gone, future dropped)
+                // while the job waited: do not spend the CPU.
+                if tx.is_closed() {
+                    return;
+                }
                 let _ = tx.send(f());
             }))
             .map_err(|_| PoolError)?;
@@ -84,5 +101,29 @@ mod tests {
             .await
             .unwrap();
         assert!(name.unwrap().starts_with("trent-crypto-"));
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_job_is_not_run() {
+        let pool = CryptoPool::new(1);
+        let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Occupy the only thread until told to go on.
+        let busy = pool.run(move || hold_rx.recv().ok());
+        let ran2 = ran.clone();
+        let abandoned = pool.run(move || ran2.store(true, std::sync::atomic::Ordering::SeqCst));
+        let (busy, ()) = tokio::join!(busy, async {
+            // Queue the second job, then drop its future before the
+            // thread is free.
+            tokio::select! {
+                _ = abandoned => unreachable!("the thread is busy"),
+                _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+            }
+            hold_tx.send(()).unwrap();
+        });
+        assert_eq!(busy, Ok(Some(())));
+        // A job queued after the abandoned one runs: the thread went past it.
+        assert_eq!(pool.run(|| 1).await, Ok(1));
+        assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
     }
 }

@@ -1,7 +1,8 @@
 //! Sign, Verify, GetPublicKey, GenerateMac, VerifyMac, DeriveSharedSecret:
 //! the operations of asymmetric and HMAC keys. Like the symmetric hot path
-//! they read keys from the cache; private-key operations that cost hundreds
-//! of microseconds run on the bounded crypto pool (see [`Kms::offload`]).
+//! they read keys from the cache; operations that cost hundreds of
+//! microseconds (RSA and ML-DSA signing, P-384/P-521 and secp256k1 curve
+//! arithmetic) run on the crypto pool (see [`Kms::offload`]).
 //!
 //! The order of checks is AWS's: request validation, then the key's usage,
 //! then its state, then the algorithm against the spec, then the message
@@ -195,6 +196,7 @@ impl Kms {
             })
             .await?
             .map_err(|e| unsupported_or_internal(e, "Sign with this algorithm and message type"))?;
+        self.used(caller, &key, KeyLastUsageTrackingOperation::Sign);
         Ok(SignResponse {
             key_id: key.arn.clone(),
             signature: Blob(signature),
@@ -268,14 +270,9 @@ impl Kms {
         self.authorize_key(caller, Action::GetPublicKey, &key.view(), &ask)
             .await?;
         caller.notes.key(&key.arn);
-        // A disabled key still gives its public key; one pending deletion
-        // does not.
-        if key.state == KeyState::PendingDeletion {
-            return Err(trent_core::KeyError::PendingDeletion {
-                arn: key.arn.to_string(),
-            }
-            .into());
-        }
+        // The key-state table of AWS's developer guide: GetPublicKey fails
+        // on a disabled key (DisabledException) and on one pending deletion.
+        key.check_usable(key.usage, "GetPublicKey")?;
         let public = handle(&key)?
             .public_key()
             .map(<[u8]>::to_vec)
@@ -322,6 +319,7 @@ impl Kms {
         }
         let message = r.message.unwrap_or_default().0;
         let mac = handle(&key)?.mac(algorithm, &message)?;
+        self.used(caller, &key, KeyLastUsageTrackingOperation::GenerateMac);
         Ok(GenerateMacResponse {
             mac: Blob(mac),
             mac_algorithm: algorithm,
@@ -360,6 +358,7 @@ impl Kms {
         if !handle(&key)?.verify_mac(algorithm, &message, &mac)? {
             return Err(ServiceError::InvalidMac);
         }
+        self.used(caller, &key, KeyLastUsageTrackingOperation::VerifyMac);
         Ok(VerifyMacResponse {
             key_id: key.arn.clone(),
             mac_valid: true,
@@ -401,12 +400,18 @@ impl Kms {
             return Err(ServiceError::DryRun);
         }
         let peer = r.public_key.unwrap_or_default().0;
-        let secret = handle(&key)?
-            .derive_shared_secret(&peer)
+        let secret = self
+            .offload(handle(&key)?, move |k| k.derive_shared_secret(&peer))
+            .await?
             .map_err(|e| match e {
                 CryptoError::InvalidPeerKey => ServiceError::InvalidPublicKey,
                 other => other.into(),
             })?;
+        self.used(
+            caller,
+            &key,
+            KeyLastUsageTrackingOperation::DeriveSharedSecret,
+        );
         Ok(DeriveSharedSecretResponse {
             key_id: key.arn.clone(),
             shared_secret: SecretBlob(secret.0),
@@ -441,6 +446,7 @@ impl Kms {
             return Err(ServiceError::DryRun);
         }
         let (ciphertext, secret) = handle(&key)?.encapsulate()?;
+        self.used(caller, &key, KeyLastUsageTrackingOperation::Encapsulate);
         Ok(EncapsulateResponse {
             key_id: key.arn.clone(),
             shared_secret: SecretBlob(secret.0),
@@ -480,6 +486,7 @@ impl Kms {
                 CryptoError::InvalidPeerKey => ServiceError::InvalidCiphertext,
                 other => other.into(),
             })?;
+        self.used(caller, &key, KeyLastUsageTrackingOperation::Decapsulate);
         Ok(DecapsulateResponse {
             key_id: key.arn.clone(),
             shared_secret: SecretBlob(secret.0),

@@ -147,6 +147,9 @@ impl Kms {
                 algorithm,
             });
         }
+        if context.as_ref().is_some_and(|c| !c.0.is_empty()) {
+            return Err(InvalidRequest::ContextWithAsymmetricKey.into());
+        }
         let max = spec::rsa_max_plaintext(key.spec, algorithm).unwrap_or(0);
         if plaintext.len() > max {
             return Err(InvalidRequest::RsaPlaintextTooLong {
@@ -191,6 +194,9 @@ impl Kms {
             }
             Some(_) => check_algorithm(&key, ask.algorithm)?,
         };
+        if ask.context.as_ref().is_some_and(|c| !c.0.is_empty()) {
+            return Err(InvalidRequest::ContextWithAsymmetricKey.into());
+        }
         if dry_run {
             return Err(ServiceError::DryRun);
         }
@@ -341,7 +347,7 @@ impl Kms {
         Ok(key)
     }
 
-    fn used(&self, caller: &Caller, key: &HotKey, op: KeyLastUsageTrackingOperation) {
+    pub(crate) fn used(&self, caller: &Caller, key: &HotKey, op: KeyLastUsageTrackingOperation) {
         self.usage.record(
             &key.locator,
             op,
@@ -654,19 +660,22 @@ impl Kms {
         if r.dry_run == Some(true) {
             return Err(ServiceError::DryRun);
         }
-        // RSA key generation takes up to seconds: off the async workers.
+        // RSA key generation takes up to seconds: on the crypto pool, with
+        // the other expensive work, never more than one job per core.
         let provider = self.provider.clone();
-        let (private, public) = tokio::task::spawn_blocking(move || {
-            let private = provider.generate_key(spec)?;
-            let public = provider
-                .load_key(spec, &private)?
-                .public_key()
-                .map(<[u8]>::to_vec)
-                .ok_or(CryptoError::InvalidKey)?;
-            Ok::<_, CryptoError>((private, public))
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(crate::InternalError::Task(e)))??;
+        let (private, public) = self
+            .heavy
+            .run(move || {
+                let private = provider.generate_key(spec)?;
+                let public = provider
+                    .load_key(spec, &private)?
+                    .public_key()
+                    .map(<[u8]>::to_vec)
+                    .ok_or(CryptoError::InvalidKey)?;
+                Ok::<_, CryptoError>((private, public))
+            })
+            .await
+            .map_err(|e| ServiceError::Internal(crate::InternalError::Pool(e)))??;
         let (blob, version) = self.seal(&key, &r.encryption_context, private.expose())?;
         let material_id = version.material_id.clone();
         caller.notes.key_material(&material_id);

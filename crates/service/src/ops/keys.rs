@@ -155,8 +155,8 @@ impl Kms {
             }
             None => default_policy(&caller.account.root_arn()),
         };
-        // RSA-4096 key generation takes up to seconds: off the async
-        // workers, before the id is drawn. Symmetric material is drawn after
+        // RSA-4096 key generation takes up to seconds: on the crypto pool
+        // (one job per core at most), before the id is drawn. Symmetric material is drawn after
         // the id, as it always was (the fuzzing harness's counter-based
         // randomness gives its seed keys the same ids and material).
         let pair = if spec == KeySpec::SymmetricDefault {
@@ -164,9 +164,10 @@ impl Kms {
         } else {
             let provider = self.provider.clone();
             Some(
-                tokio::task::spawn_blocking(move || provider.generate_key(spec))
+                self.heavy
+                    .run(move || provider.generate_key(spec))
                     .await
-                    .map_err(|e| ServiceError::Internal(crate::InternalError::Task(e)))??,
+                    .map_err(|e| ServiceError::Internal(crate::InternalError::Pool(e)))??,
             )
         };
         let now = self.clock.now();
