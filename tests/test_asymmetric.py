@@ -613,6 +613,15 @@ def test_an_encryption_context_is_refused_with_rsa_keys(kms, keys):
 def test_key_last_usage_records_the_new_operations(kms, keys):
     for spec, usage, call, name in [
         ("ECC_NIST_P256", "SIGN_VERIFY", lambda k: kms.sign(KeyId=k, Message=b"m", SigningAlgorithm="ECDSA_SHA_256"), "Sign"),
+        (
+            "ECC_NIST_P384",
+            "SIGN_VERIFY",
+            lambda k: kms.verify(
+                KeyId=k, Message=b"m", SigningAlgorithm="ECDSA_SHA_384",
+                Signature=kms.sign(KeyId=k, Message=b"m", SigningAlgorithm="ECDSA_SHA_384")["Signature"],
+            ),
+            "Verify",
+        ),
         ("HMAC_512", "GENERATE_VERIFY_MAC", lambda k: kms.generate_mac(KeyId=k, Message=b"m", MacAlgorithm="HMAC_SHA_512"), "GenerateMac"),
         ("ML_KEM_512", "ENCAPSULATE_DECAPSULATE", lambda k: kms.encapsulate(KeyId=k, EncapsulationAlgorithm="ML_KEM"), "Encapsulate"),
     ]:

@@ -538,6 +538,36 @@ impl Kms {
         })
     }
 
+    /// The symmetric key a GenerateDataKey* or GenerateDataKeyPair* request
+    /// names: resolved, authorized, usable, and not asymmetric.
+    async fn data_key_target(
+        &self,
+        caller: &Caller,
+        (key_id, context, grant_tokens): (
+            &Option<String>,
+            &Option<EncryptionContext>,
+            &Option<Vec<String>>,
+        ),
+        recipient: bool,
+        (action, operation): (Action, &'static str),
+    ) -> Result<Arc<HotKey>, ServiceError> {
+        if recipient {
+            return Err(Unsupported::Recipient.into());
+        }
+        let ask = CryptoAsk {
+            action,
+            operation,
+            context,
+            algorithm: None,
+            grant_tokens: grant_tokens.as_deref().unwrap_or_default(),
+        };
+        let key = self.encrypting_key(caller, req(key_id), ask).await?;
+        if key.spec != KeySpec::SymmetricDefault {
+            return Err(ServiceError::AsymmetricDataKey);
+        }
+        Ok(key)
+    }
+
     /// The shared part of GenerateDataKey and GenerateDataKeyWithoutPlaintext.
     async fn data_key(
         &self,
@@ -546,20 +576,14 @@ impl Kms {
         action: Action,
         operation: &'static str,
     ) -> Result<(Arc<HotKey>, Zeroizing<Vec<u8>>, Vec<u8>, Arc<str>), ServiceError> {
-        if r.recipient.is_some() {
-            return Err(Unsupported::Recipient.into());
-        }
-        let ask = CryptoAsk {
-            action,
-            operation,
-            context: &r.encryption_context,
-            algorithm: None,
-            grant_tokens: r.grant_tokens.as_deref().unwrap_or_default(),
-        };
-        let key = self.encrypting_key(caller, req(&r.key_id), ask).await?;
-        if key.spec != KeySpec::SymmetricDefault {
-            return Err(ServiceError::AsymmetricDataKey);
-        }
+        let key = self
+            .data_key_target(
+                caller,
+                (&r.key_id, &r.encryption_context, &r.grant_tokens),
+                r.recipient.is_some(),
+                (action, operation),
+            )
+            .await?;
         let size = match (
             r.key_spec.as_ref().and_then(|s| s.known()),
             r.number_of_bytes,
@@ -634,20 +658,14 @@ impl Kms {
         action: Action,
         operation: &'static str,
     ) -> Result<DataKeyPair, ServiceError> {
-        if r.recipient.is_some() {
-            return Err(Unsupported::Recipient.into());
-        }
-        let ask = CryptoAsk {
-            action,
-            operation,
-            context: &r.encryption_context,
-            algorithm: None,
-            grant_tokens: r.grant_tokens.as_deref().unwrap_or_default(),
-        };
-        let key = self.encrypting_key(caller, req(&r.key_id), ask).await?;
-        if key.spec != KeySpec::SymmetricDefault {
-            return Err(ServiceError::AsymmetricDataKey);
-        }
+        let key = self
+            .data_key_target(
+                caller,
+                (&r.key_id, &r.encryption_context, &r.grant_tokens),
+                r.recipient.is_some(),
+                (action, operation),
+            )
+            .await?;
         let pair_spec = r
             .key_pair_spec
             .as_ref()
