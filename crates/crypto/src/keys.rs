@@ -915,6 +915,33 @@ mod tests {
         assert!(key.decapsulate(&wrong[1..]).is_err());
     }
 
+    /// The ML-KEM formats: the SubjectPublicKeyInfo's fixed prefix
+    /// (`id-alg-ml-kem-768`, 2.16.840.1.101.3.4.4.2, no parameters), and
+    /// stored material whose encapsulation key does not match the hash
+    /// stored beside it refused at load.
+    #[test]
+    fn ml_kem_spki_prefix_and_tampered_material() {
+        let rng = SystemRandom::new();
+        let m = generate(KeySpec::MlKem768, &rng).unwrap();
+        assert_eq!(m.expose().len(), 2400);
+        let key = load(KeySpec::MlKem768, &m, &rng).unwrap();
+        let spki = key.public_key().unwrap();
+        let prefix = [
+            0x30, 0x82, 0x04, 0xb2, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03,
+            0x04, 0x04, 0x02, 0x03, 0x82, 0x04, 0xa1, 0x00,
+        ];
+        assert_eq!(&spki[..prefix.len()], &prefix[..]);
+        assert_eq!(spki.len(), prefix.len() + 1184);
+        let mut tampered = m.expose().to_vec();
+        tampered[384 * 3 + 5] ^= 1; // inside ek
+        assert_eq!(
+            load(KeySpec::MlKem768, &SecretBytes::new(tampered), &rng).unwrap_err(),
+            CryptoError::InvalidKey
+        );
+        assert!(load(KeySpec::MlKem768, &SecretBytes::new(vec![0; 2399]), &rng).is_err());
+        assert!(load(KeySpec::MlKem512, &m, &rng).is_err());
+    }
+
     #[test]
     fn debug_prints_no_secret() {
         let rng = SystemRandom::new();

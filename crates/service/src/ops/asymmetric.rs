@@ -443,9 +443,31 @@ impl Kms {
             key_origin: key.origin,
         })
     }
-}
 
-impl Kms {
+    /// The ML-KEM key an Encapsulate or Decapsulate request names, checked
+    /// (and the dry run answered).
+    async fn kem_key(
+        &self,
+        caller: &Caller,
+        (key_id, grant_tokens): (&Option<String>, &Option<Vec<String>>),
+        (action, operation): (Action, &'static str),
+        dry_run: Option<bool>,
+    ) -> Result<Arc<HotKey>, ServiceError> {
+        let key = self
+            .key_for(
+                caller,
+                req(key_id),
+                (action, KeyUsageType::EncapsulateDecapsulate, operation),
+                grant_tokens.as_deref().unwrap_or_default(),
+                Algorithms::default(),
+            )
+            .await?;
+        if dry_run == Some(true) {
+            return Err(ServiceError::DryRun);
+        }
+        Ok(key)
+    }
+
     /// Encapsulate: a fresh ML-KEM shared secret and its ciphertext, made
     /// with the key's public half.
     pub async fn encapsulate(
@@ -454,21 +476,13 @@ impl Kms {
         r: EncapsulateRequest,
     ) -> Result<EncapsulateResponse, ServiceError> {
         let key = self
-            .key_for(
+            .kem_key(
                 caller,
-                req(&r.key_id),
-                (
-                    Action::Encapsulate,
-                    KeyUsageType::EncapsulateDecapsulate,
-                    "Encapsulate",
-                ),
-                r.grant_tokens.as_deref().unwrap_or_default(),
-                Algorithms::default(),
+                (&r.key_id, &r.grant_tokens),
+                (Action::Encapsulate, "Encapsulate"),
+                r.dry_run,
             )
             .await?;
-        if r.dry_run == Some(true) {
-            return Err(ServiceError::DryRun);
-        }
         let (ciphertext, secret) = handle(&key)?.encapsulate()?;
         self.used(caller, &key, KeyLastUsageTrackingOperation::Encapsulate);
         Ok(EncapsulateResponse {
@@ -488,21 +502,13 @@ impl Kms {
         r: DecapsulateRequest,
     ) -> Result<DecapsulateResponse, ServiceError> {
         let key = self
-            .key_for(
+            .kem_key(
                 caller,
-                req(&r.key_id),
-                (
-                    Action::Decapsulate,
-                    KeyUsageType::EncapsulateDecapsulate,
-                    "Decapsulate",
-                ),
-                r.grant_tokens.as_deref().unwrap_or_default(),
-                Algorithms::default(),
+                (&r.key_id, &r.grant_tokens),
+                (Action::Decapsulate, "Decapsulate"),
+                r.dry_run,
             )
             .await?;
-        if r.dry_run == Some(true) {
-            return Err(ServiceError::DryRun);
-        }
         let ciphertext = r.shared_secret_ciphertext_blob.unwrap_or_default().0;
         let secret = handle(&key)?
             .decapsulate(&ciphertext)

@@ -230,44 +230,57 @@ impl Kms {
         ask: CryptoAsk<'_>,
         dry_run: bool,
     ) -> Result<Opened, ServiceError> {
-        if let Some(id) = key_id {
-            let loc = self.resolve(caller, id, Accepts::KeyOrAlias).await?;
-            let key = self.hot_key(&loc).await?;
-            if key.spec != KeySpec::SymmetricDefault {
-                return self
-                    .open_asymmetric(caller, key, id, ciphertext, ask, dry_run)
-                    .await;
+        let named = match key_id {
+            Some(id) => {
+                let loc = self.resolve(caller, id, Accepts::KeyOrAlias).await?;
+                let key = self.hot_key(&loc).await?;
+                if key.spec != KeySpec::SymmetricDefault {
+                    return self
+                        .open_asymmetric(caller, key, id, ciphertext, ask, dry_run)
+                        .await;
+                }
+                Some((id, key))
             }
-        }
-        let opened = self.open(caller, ciphertext, key_id, ask).await?;
+            None => None,
+        };
+        let opened = self.open(caller, ciphertext, named, ask).await?;
         if dry_run {
             return Err(ServiceError::DryRun);
         }
         Ok(opened)
     }
 
-    /// Find the key of a blob (checking it against `key_id` if given),
-    /// authorize, check its state, and open the blob.
+    /// Find the key of a blob (checking it against the key the request
+    /// named, already resolved and loaded, if any), authorize, check its
+    /// state, and open the blob.
     async fn open(
         &self,
         caller: &Caller,
         ciphertext: &[u8],
-        key_id: Option<&str>,
+        named: Option<(&str, Arc<HotKey>)>,
         ask: CryptoAsk<'_>,
     ) -> Result<Opened, ServiceError> {
         let parsed = blob::parse(ciphertext).map_err(|_| ServiceError::InvalidCiphertext)?;
-        let loc = KeyLocator {
-            region: caller.region.clone(),
-            account: parsed.header.account.clone(),
-            key_id: parsed.header.key_id,
-        };
-        if let Some(given) = key_id {
-            let given = self.resolve(caller, given, Accepts::KeyOrAlias).await?;
-            if given != loc {
-                return Err(ServiceError::IncorrectKey);
+        let key_id = named.as_ref().map(|(id, _)| *id);
+        let loaded = match named {
+            Some((_, key))
+                if key.locator.region == caller.region
+                    && key.locator.account == parsed.header.account
+                    && key.locator.key_id == parsed.header.key_id =>
+            {
+                Ok(key)
             }
-        }
-        let found = match self.hot_key(&loc).await {
+            Some(_) => return Err(ServiceError::IncorrectKey),
+            None => {
+                let loc = KeyLocator {
+                    region: caller.region.clone(),
+                    account: parsed.header.account.clone(),
+                    key_id: parsed.header.key_id,
+                };
+                self.hot_key(&loc).await
+            }
+        };
+        let found = match loaded {
             Ok(key) => self
                 .authorize_crypto(caller, &key, key_id.and_then(alias_of), ask)
                 .await
