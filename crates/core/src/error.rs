@@ -46,4 +46,57 @@ pub enum KeyError {
         /// The key ARN.
         arn: String,
     },
+    /// `KMSInvalidStateException`: the key (or the key material a
+    /// ciphertext names) has no material until it is imported again.
+    #[error("{arn} is pending import.")]
+    PendingImport {
+        /// The key ARN.
+        arn: String,
+    },
+    /// `InvalidImportTokenException`: the import token was used before.
+    #[error("The import token has already been used. Call GetParametersForImport for a new one.")]
+    ImportTokenUsed,
+    /// `IncorrectKeyMaterialException`: the material is not the material
+    /// this key had, or not new when new material was asked for.
+    #[error("The key material being imported does not match the key material previously imported into {arn}.")]
+    IncorrectMaterial {
+        /// The key ARN.
+        arn: String,
+    },
+    /// `IncorrectKeyMaterialException`: NEW_KEY_MATERIAL with material
+    /// this key already has.
+    #[error("The key material being imported was previously imported into {arn}; use ImportType EXISTING_KEY_MATERIAL to reimport it.")]
+    MaterialNotNew {
+        /// The key ARN.
+        arn: String,
+    },
+    /// `UnsupportedOperationException`: only symmetric encryption keys take
+    /// more than one key material.
+    #[error("{arn} does not support importing new key material; only symmetric encryption keys can have more than one key material.")]
+    NewMaterialUnsupported {
+        /// The key ARN.
+        arn: String,
+    },
+    /// `KMSInvalidStateException`: a second NEW_KEY_MATERIAL import while
+    /// one waits for RotateKeyOnDemand.
+    #[error("{arn} already has key material pending rotation. Rotate the key or delete that key material first.")]
+    MaterialPendingRotation {
+        /// The key ARN.
+        arn: String,
+    },
+    /// `KMSInvalidStateException`: RotateKeyOnDemand of a key with imported
+    /// material and no new material to rotate to.
+    #[error("{arn} has no key material pending rotation. Import new key material with ImportType NEW_KEY_MATERIAL first.")]
+    NoMaterialPendingRotation {
+        /// The key ARN.
+        arn: String,
+    },
+    /// `NotFoundException`: a `KeyMaterialId` this key does not have.
+    #[error("Key material {material_id} is not associated with {arn}.")]
+    MaterialNotFound {
+        /// The key ARN.
+        arn: String,
+        /// The id asked for.
+        material_id: String,
+    },
 }

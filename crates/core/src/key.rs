@@ -35,8 +35,69 @@ pub struct KeyVersion {
     /// How it came to be, for all but the first.
     pub rotation_type: Option<RotationType>,
     /// The material, wrapped by the root key (see [`KeyVersion::wrap_aad`]).
+    /// Empty while imported material is deleted or expired: the version
+    /// stays, so the same material can be imported into it again and old
+    /// ciphertexts decrypt once more.
     #[serde(with = "b64")]
     pub wrapped: Vec<u8>,
+    /// Set for imported material (`Origin` `EXTERNAL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<ImportedMaterial>,
+}
+
+/// What is kept about imported key material besides the material.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedMaterial {
+    /// `ValidTo`; `None` for `KEY_MATERIAL_DOES_NOT_EXPIRE`.
+    pub valid_to: Option<Millis>,
+    /// `KeyMaterialDescription`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// An import token that was used: refused until it has expired anyway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpentToken {
+    /// The token's random id (hex).
+    pub id: String,
+    /// When the token expires; the entry is dropped after that.
+    pub expires_at: Millis,
+}
+
+/// `ImportType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportKind {
+    /// `NEW_KEY_MATERIAL`.
+    New,
+    /// `EXISTING_KEY_MATERIAL`.
+    Existing,
+}
+
+/// One ImportKeyMaterial request, as the key record sees it.
+#[derive(Debug, Clone)]
+pub struct Import<'a> {
+    /// The id computed from the material (see the service).
+    pub material_id: &'a str,
+    /// `ImportType`, if given.
+    pub kind: Option<ImportKind>,
+    /// `KeyMaterialId`, if given: must equal `material_id`.
+    pub requested_id: Option<&'a str>,
+    /// `ValidTo` (`None`: does not expire).
+    pub valid_to: Option<Millis>,
+    /// `KeyMaterialDescription`.
+    pub description: Option<&'a str>,
+    /// The token's id and expiry.
+    pub token: SpentToken,
+}
+
+/// A multi-Region key's configuration, kept on the primary and on every
+/// replica (each record is complete, so a Region can answer alone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MultiRegion {
+    /// The primary key's Region.
+    pub primary: crate::ids::Region,
+    /// Replica Regions, in the order they were made.
+    pub replicas: Vec<crate::ids::Region>,
 }
 
 impl std::fmt::Debug for KeyVersion {
@@ -46,6 +107,8 @@ impl std::fmt::Debug for KeyVersion {
             .field("material_id", &self.material_id)
             .field("created_at", &self.created_at)
             .field("rotation_type", &self.rotation_type)
+            .field("present", &self.present())
+            .field("import", &self.import)
             .finish_non_exhaustive()
     }
 }
@@ -56,6 +119,19 @@ impl KeyVersion {
     /// in the database makes unwrapping fail.
     pub fn wrap_aad(locator: &KeyLocator, number: u32) -> Vec<u8> {
         format!("trent/v1/key-material/{}/{number}", locator.arn()).into_bytes()
+    }
+
+    /// Whether the material is held (imported material can be deleted).
+    pub fn present(&self) -> bool {
+        !self.wrapped.is_empty()
+    }
+
+    /// When imported material expires, if it is held and expires.
+    pub fn expires_at(&self) -> Option<Millis> {
+        self.import
+            .as_ref()
+            .and_then(|i| i.valid_to)
+            .filter(|_| self.present())
     }
 }
 
@@ -121,6 +197,16 @@ pub struct KeyRecord {
     pub versions: Vec<KeyVersion>,
     /// How many on-demand rotations were made.
     pub on_demand_rotations: u32,
+    /// Imported material waiting for RotateKeyOnDemand (`PENDING_ROTATION`);
+    /// its number is the next version's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_material: Option<KeyVersion>,
+    /// Import tokens already used, until they expire.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spent_import_tokens: Vec<SpentToken>,
+    /// Set for multi-Region keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_region: Option<MultiRegion>,
 }
 
 impl KeyRecord {
@@ -174,7 +260,43 @@ impl KeyRecord {
             },
             versions: vec![first],
             on_demand_rotations: 0,
+            pending_material: None,
+            spent_import_tokens: Vec::new(),
+            multi_region: None,
         }
+    }
+
+    /// A new key for imported material (`Origin` `EXTERNAL`): no material,
+    /// `PendingImport`.
+    pub fn new_external(
+        locator: KeyLocator,
+        now: Millis,
+        spec_usage: (KeySpec, KeyUsageType),
+        description: String,
+        policy: String,
+        tags: Vec<(String, String)>,
+    ) -> KeyRecord {
+        let placeholder = KeyVersion {
+            number: 0,
+            material_id: String::new(),
+            created_at: now,
+            rotation_type: None,
+            wrapped: Vec::new(),
+            import: None,
+        };
+        let mut r = Self::new(
+            locator,
+            now,
+            spec_usage,
+            description,
+            policy,
+            tags,
+            placeholder,
+        );
+        r.versions.clear();
+        r.origin = OriginType::External;
+        r.state = KeyState::PendingImport;
+        r
     }
 
     /// The key ARN.
@@ -182,10 +304,17 @@ impl KeyRecord {
         self.locator.arn()
     }
 
-    /// The current (newest) version.
-    pub fn current(&self) -> &KeyVersion {
-        // A record always has at least one version: every constructor makes one.
-        &self.versions[self.versions.len() - 1]
+    /// The current (newest) version; `None` only for a key created for
+    /// imported material before its first import.
+    pub fn current(&self) -> Option<&KeyVersion> {
+        self.versions.last()
+    }
+
+    /// Whether this is a multi-Region key in a Region other than its primary's.
+    pub fn is_replica(&self) -> bool {
+        self.multi_region
+            .as_ref()
+            .is_some_and(|m| m.primary != self.locator.region)
     }
 
     /// A version by number.
@@ -196,11 +325,21 @@ impl KeyRecord {
     /// When the background task must next look at this key: the end of its
     /// deletion window, or its next automatic rotation while enabled.
     pub fn due_at(&self) -> Option<Millis> {
-        match self.state {
+        let scheduled = match self.state {
             KeyState::PendingDeletion => self.deletion.as_ref().map(|d| d.date),
             KeyState::Enabled if self.rotation.enabled => self.rotation.next_at,
             _ => None,
-        }
+        };
+        [scheduled, self.next_expiry()].into_iter().flatten().min()
+    }
+
+    /// When the next held imported material expires.
+    pub fn next_expiry(&self) -> Option<Millis> {
+        self.versions
+            .iter()
+            .chain(self.pending_material.iter())
+            .filter_map(KeyVersion::expires_at)
+            .min()
     }
 
     fn next(&self) -> KeyRecord {
@@ -210,8 +349,20 @@ impl KeyRecord {
     }
 
     fn refuse_pending_deletion(&self) -> Result<(), KeyError> {
-        if self.state == KeyState::PendingDeletion {
+        if matches!(
+            self.state,
+            KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+        ) {
             return Err(KeyError::PendingDeletion { arn: self.arn() });
+        }
+        Ok(())
+    }
+
+    /// EnableKey and DisableKey need material: refused while pending import.
+    fn refuse_pending_import(&self) -> Result<(), KeyError> {
+        self.refuse_pending_deletion()?;
+        if self.state == KeyState::PendingImport {
+            return Err(KeyError::PendingImport { arn: self.arn() });
         }
         Ok(())
     }
@@ -233,7 +384,7 @@ impl KeyRecord {
 
     /// EnableKey.
     pub fn enable(&self) -> Result<KeyRecord, KeyError> {
-        self.refuse_pending_deletion()?;
+        self.refuse_pending_import()?;
         let mut r = self.next();
         r.state = KeyState::Enabled;
         Ok(r)
@@ -241,7 +392,7 @@ impl KeyRecord {
 
     /// DisableKey.
     pub fn disable(&self) -> Result<KeyRecord, KeyError> {
-        self.refuse_pending_deletion()?;
+        self.refuse_pending_import()?;
         let mut r = self.next();
         r.state = KeyState::Disabled;
         Ok(r)
@@ -259,13 +410,21 @@ impl KeyRecord {
         Ok(r)
     }
 
-    /// CancelKeyDeletion: the key comes back Disabled, as in AWS.
+    /// CancelKeyDeletion: the key comes back Disabled, as in AWS (or
+    /// PendingImport when it has no material).
     pub fn cancel_deletion(&self) -> Result<KeyRecord, KeyError> {
-        if self.state != KeyState::PendingDeletion {
+        if !matches!(
+            self.state,
+            KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+        ) {
             return Err(KeyError::NotPendingDeletion { arn: self.arn() });
         }
         let mut r = self.next();
-        r.state = KeyState::Disabled;
+        r.state = if self.current().is_some_and(KeyVersion::present) {
+            KeyState::Disabled
+        } else {
+            KeyState::PendingImport
+        };
         r.deletion = None;
         Ok(r)
     }
@@ -326,8 +485,8 @@ impl KeyRecord {
         self.check_rotatable()?;
         let mut r = self.next();
         let period = i64::from(period_days) * DAY_MS;
-        let next_at = if self.rotation.enabled {
-            (self.current().created_at + period).max(now)
+        let next_at = if let Some(current) = self.current().filter(|_| self.rotation.enabled) {
+            (current.created_at + period).max(now)
         } else {
             now + period
         };
@@ -372,11 +531,12 @@ impl KeyRecord {
         }
         let mut r = self.next();
         r.versions.push(KeyVersion {
-            number: self.current().number + 1,
+            number: self.next_version_number(),
             material_id,
             created_at: now,
             rotation_type: Some(kind),
             wrapped,
+            import: None,
         });
         match kind {
             RotationType::OnDemand => r.on_demand_rotations += 1,
@@ -389,7 +549,198 @@ impl KeyRecord {
 
     /// The number the next version will get.
     pub fn next_version_number(&self) -> u32 {
-        self.current().number + 1
+        self.current().map_or(1, |v| v.number + 1)
+    }
+
+    /// ImportKeyMaterial. `wrap(number)` wraps the material for the version
+    /// it lands in. First import: version 1, the key becomes Enabled. Same
+    /// material again (`EXISTING_KEY_MATERIAL`, or no `ImportType` once the
+    /// key has material): back into its version, with the new expiry; the
+    /// key leaves PendingImport if that version is current. New material
+    /// (`NEW_KEY_MATERIAL`, symmetric keys only): waits as
+    /// `PENDING_ROTATION` until RotateKeyOnDemand. The token is spent in
+    /// the same record, so two imports with one token cannot both commit.
+    pub fn import<E: From<KeyError>>(
+        &self,
+        now: Millis,
+        imp: &Import<'_>,
+        wrap: impl FnOnce(u32) -> Result<Vec<u8>, E>,
+    ) -> Result<KeyRecord, E> {
+        self.refuse_pending_deletion()?;
+        let mut r = self.next();
+        r.spent_import_tokens.retain(|t| t.expires_at > now);
+        if r.spent_import_tokens.iter().any(|t| t.id == imp.token.id) {
+            return Err(KeyError::ImportTokenUsed.into());
+        }
+        r.spent_import_tokens.push(imp.token.clone());
+        let incorrect = || KeyError::IncorrectMaterial { arn: self.arn() };
+        if imp.requested_id.is_some_and(|id| id != imp.material_id) {
+            return Err(incorrect().into());
+        }
+        let info = |old: Option<&ImportedMaterial>| ImportedMaterial {
+            valid_to: imp.valid_to,
+            description: imp
+                .description
+                .map(str::to_string)
+                .or_else(|| old.and_then(|o| o.description.clone())),
+        };
+        let fresh = self.versions.is_empty() && self.pending_material.is_none();
+        let known = self
+            .versions
+            .iter()
+            .position(|v| v.material_id == imp.material_id);
+        let pending_match = self
+            .pending_material
+            .as_ref()
+            .is_some_and(|p| p.material_id == imp.material_id);
+        match imp.kind {
+            _ if fresh => {
+                if imp.kind == Some(ImportKind::Existing) {
+                    return Err(incorrect().into());
+                }
+                r.versions.push(KeyVersion {
+                    number: 1,
+                    material_id: imp.material_id.to_string(),
+                    created_at: now,
+                    rotation_type: None,
+                    wrapped: wrap(1)?,
+                    import: Some(info(None)),
+                });
+                r.state = KeyState::Enabled;
+            }
+            Some(ImportKind::New) => {
+                if self.spec != KeySpec::SymmetricDefault {
+                    return Err(KeyError::NewMaterialUnsupported { arn: self.arn() }.into());
+                }
+                if known.is_some() || pending_match {
+                    return Err(KeyError::MaterialNotNew { arn: self.arn() }.into());
+                }
+                if self.pending_material.is_some() {
+                    return Err(KeyError::MaterialPendingRotation { arn: self.arn() }.into());
+                }
+                let number = self.next_version_number();
+                r.pending_material = Some(KeyVersion {
+                    number,
+                    material_id: imp.material_id.to_string(),
+                    created_at: now,
+                    rotation_type: None,
+                    wrapped: wrap(number)?,
+                    import: Some(info(None)),
+                });
+            }
+            Some(ImportKind::Existing) | None => {
+                if let Some(i) = known {
+                    let number = r.versions[i].number;
+                    let old = r.versions[i].import.clone();
+                    r.versions[i].wrapped = wrap(number)?;
+                    r.versions[i].import = Some(info(old.as_ref()));
+                    if i + 1 == r.versions.len() && r.state == KeyState::PendingImport {
+                        r.state = KeyState::Enabled;
+                    }
+                } else if let Some(p) = r.pending_material.as_mut().filter(|_| pending_match) {
+                    p.wrapped = wrap(p.number)?;
+                    p.import = Some(info(p.import.as_ref()));
+                } else {
+                    return Err(incorrect().into());
+                }
+            }
+        }
+        Ok(r)
+    }
+
+    /// DeleteImportedKeyMaterial: destroy one material (the current one when
+    /// no id is given). Deleting the current material puts the key in
+    /// PendingImport; a pending-rotation material is forgotten entirely.
+    /// Returns the new record and the id of the deleted material.
+    pub fn delete_imported(
+        &self,
+        material_id: Option<&str>,
+    ) -> Result<(KeyRecord, String), KeyError> {
+        let mut r = self.next();
+        if let Some(p) = &self.pending_material {
+            if material_id == Some(p.material_id.as_str()) {
+                r.pending_material = None;
+                return Ok((r, p.material_id.clone()));
+            }
+        }
+        let index = match material_id {
+            Some(id) => self
+                .versions
+                .iter()
+                .position(|v| v.material_id == id)
+                .ok_or_else(|| KeyError::MaterialNotFound {
+                    arn: self.arn(),
+                    material_id: id.to_string(),
+                })?,
+            None => self
+                .versions
+                .len()
+                .checked_sub(1)
+                .ok_or_else(|| KeyError::PendingImport { arn: self.arn() })?,
+        };
+        let id = r.versions[index].material_id.clone();
+        r.versions[index].wrapped.clear();
+        if index + 1 == r.versions.len() && !self.is_pending_deletion() {
+            r.state = KeyState::PendingImport;
+        }
+        Ok((r, id))
+    }
+
+    fn is_pending_deletion(&self) -> bool {
+        matches!(
+            self.state,
+            KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+        )
+    }
+
+    /// Destroy imported material whose `ValidTo` has passed. Returns `None`
+    /// when nothing expired, else the record and the expired ids.
+    pub fn expire(&self, now: Millis) -> Option<(KeyRecord, Vec<String>)> {
+        let expired = |v: &KeyVersion| v.expires_at().is_some_and(|t| t <= now);
+        let mut ids = Vec::new();
+        let mut r = self.next();
+        let last = r.versions.len().checked_sub(1);
+        for (i, v) in r.versions.iter_mut().enumerate() {
+            if expired(v) {
+                v.wrapped.clear();
+                ids.push(v.material_id.clone());
+                if Some(i) == last && !self.is_pending_deletion() {
+                    r.state = KeyState::PendingImport;
+                }
+            }
+        }
+        if r.pending_material.as_ref().is_some_and(expired) {
+            ids.extend(r.pending_material.take().map(|p| p.material_id));
+        }
+        (!ids.is_empty()).then_some((r, ids))
+    }
+
+    /// RotateKeyOnDemand of a key with imported material: the material
+    /// imported as `NEW_KEY_MATERIAL` becomes current.
+    pub fn rotate_imported(&self, now: Millis) -> Result<KeyRecord, KeyError> {
+        if self.spec != KeySpec::SymmetricDefault {
+            return Err(KeyError::RotationUnsupported { arn: self.arn() });
+        }
+        match self.state {
+            KeyState::Enabled => {}
+            KeyState::Disabled => return Err(KeyError::Disabled { arn: self.arn() }),
+            KeyState::PendingImport => return Err(KeyError::PendingImport { arn: self.arn() }),
+            _ => return Err(KeyError::PendingDeletion { arn: self.arn() }),
+        }
+        if self.on_demand_rotations >= MAX_ON_DEMAND_ROTATIONS {
+            return Err(KeyError::OnDemandRotationLimit { arn: self.arn() });
+        }
+        let mut r = self.next();
+        let mut v = r
+            .pending_material
+            .take()
+            .filter(KeyVersion::present)
+            .ok_or_else(|| KeyError::NoMaterialPendingRotation { arn: self.arn() })?;
+        v.created_at = now;
+        v.rotation_type = Some(RotationType::OnDemand);
+        r.versions.push(v);
+        r.on_demand_rotations += 1;
+        Ok(r)
     }
 
     /// Whether an automatic rotation is due at `now`.
@@ -427,6 +778,7 @@ pub fn check_usable(
     match state {
         KeyState::Enabled => Ok(()),
         KeyState::Disabled => Err(KeyError::Disabled { arn: arn() }),
+        KeyState::PendingImport => Err(KeyError::PendingImport { arn: arn() }),
         _ => Err(KeyError::PendingDeletion { arn: arn() }),
     }
 }
@@ -443,6 +795,7 @@ mod tests {
             created_at: 0,
             rotation_type: None,
             wrapped: vec![n as u8],
+            import: None,
         }
     }
 
@@ -507,7 +860,7 @@ mod tests {
                 vec![],
             )
             .unwrap();
-        assert_eq!(r.current().number, 2);
+        assert_eq!(r.current().unwrap().number, 2);
         assert_eq!(r.rotation.next_at, Some(10 + 180 * DAY_MS));
         // On-demand rotation leaves the schedule alone and is limited.
         let mut o = r.clone();
@@ -546,6 +899,128 @@ mod tests {
         assert!(k.with_tags(&many).unwrap().is_none());
         let u = t.without_tags(&["a".into(), "zz".into()]).unwrap();
         assert_eq!(u.tags, vec![("b".into(), "2".into())]);
+    }
+
+    fn external() -> KeyRecord {
+        let loc = KeyLocator {
+            region: Region::parse("us-east-1").unwrap(),
+            account: AccountId::parse("111122223333").unwrap(),
+            key_id: KeyId::from_random([8; 16]),
+        };
+        KeyRecord::new_external(
+            loc,
+            0,
+            (KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt),
+            String::new(),
+            "{}".into(),
+            vec![],
+        )
+    }
+
+    fn imp<'a>(id: &'a str, kind: Option<ImportKind>, token: &str) -> Import<'a> {
+        Import {
+            material_id: id,
+            kind,
+            requested_id: None,
+            valid_to: Some(100),
+            description: None,
+            token: SpentToken {
+                id: token.into(),
+                expires_at: 1000,
+            },
+        }
+    }
+
+    fn wrap(n: u32) -> Result<Vec<u8>, KeyError> {
+        Ok(vec![n as u8, 1])
+    }
+
+    #[test]
+    fn import_expire_reimport() {
+        let k = external();
+        assert_eq!(k.state, KeyState::PendingImport);
+        assert!(k.current().is_none());
+        assert!(matches!(k.enable(), Err(KeyError::PendingImport { .. })));
+        assert!(matches!(
+            k.check_usable(KeyUsageType::EncryptDecrypt, "Encrypt"),
+            Err(KeyError::PendingImport { .. })
+        ));
+        // EXISTING before anything was imported: there is nothing to match.
+        assert!(matches!(
+            k.import(0, &imp("a", Some(ImportKind::Existing), "t0"), wrap),
+            Err(KeyError::IncorrectMaterial { .. })
+        ));
+        let a = k.import(0, &imp("a", None, "t1"), wrap).unwrap();
+        assert_eq!(a.state, KeyState::Enabled);
+        assert_eq!(a.current().unwrap().number, 1);
+        assert_eq!(a.due_at(), Some(100));
+        // The token is spent; other material is refused.
+        assert!(matches!(
+            a.import(0, &imp("a", None, "t1"), wrap),
+            Err(KeyError::ImportTokenUsed)
+        ));
+        assert!(matches!(
+            a.import(0, &imp("b", None, "t2"), wrap),
+            Err(KeyError::IncorrectMaterial { .. })
+        ));
+        let mut wrong_id = imp("a", Some(ImportKind::Existing), "t2");
+        wrong_id.requested_id = Some("b");
+        assert!(matches!(
+            a.import(0, &wrong_id, wrap),
+            Err(KeyError::IncorrectMaterial { .. })
+        ));
+        // Expiry empties the version and the key waits for the material.
+        assert!(a.expire(99).is_none());
+        let (e, ids) = a.expire(100).unwrap();
+        assert_eq!(ids, vec!["a".to_string()]);
+        assert_eq!(e.state, KeyState::PendingImport);
+        assert!(!e.current().unwrap().present());
+        assert_eq!(e.due_at(), None);
+        let back = e.import(200, &imp("a", None, "t3"), wrap).unwrap();
+        assert_eq!(back.state, KeyState::Enabled);
+        assert_eq!(back.versions.len(), 1);
+        // New material waits for an on-demand rotation.
+        assert!(matches!(
+            back.rotate_imported(0),
+            Err(KeyError::NoMaterialPendingRotation { .. })
+        ));
+        assert!(matches!(
+            back.import(0, &imp("a", Some(ImportKind::New), "t4"), wrap),
+            Err(KeyError::MaterialNotNew { .. })
+        ));
+        let n = back
+            .import(0, &imp("b", Some(ImportKind::New), "t4"), wrap)
+            .unwrap();
+        assert_eq!(n.current().unwrap().material_id, "a");
+        assert!(matches!(
+            n.import(0, &imp("c", Some(ImportKind::New), "t5"), wrap),
+            Err(KeyError::MaterialPendingRotation { .. })
+        ));
+        let r = n.rotate_imported(5).unwrap();
+        assert_eq!(r.current().unwrap().material_id, "b");
+        assert_eq!(r.current().unwrap().number, 2);
+        // Deleting a non-current material leaves the key usable.
+        let (d, id) = r.delete_imported(Some("a")).unwrap();
+        assert_eq!(id, "a");
+        assert_eq!(d.state, KeyState::Enabled);
+        let (d, id) = d.delete_imported(None).unwrap();
+        assert_eq!(id, "b");
+        assert_eq!(d.state, KeyState::PendingImport);
+        assert!(matches!(
+            d.delete_imported(Some("zz")),
+            Err(KeyError::MaterialNotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn asymmetric_keys_take_one_material() {
+        let mut k = external();
+        k.spec = KeySpec::Rsa2048;
+        let a = k.import(0, &imp("a", None, "t1"), wrap).unwrap();
+        assert!(matches!(
+            a.import(0, &imp("b", Some(ImportKind::New), "t2"), wrap),
+            Err(KeyError::NewMaterialUnsupported { .. })
+        ));
     }
 
     #[test]

@@ -25,5 +25,6 @@ pub mod spec;
 pub use clock::{Clock, ManualClock, Millis, SystemClock, DAY_MS};
 pub use error::KeyError;
 pub use provider::{
-    CryptoError, CryptoProvider, KeyHandle, RootKey, SecretBytes, SignInput, SigningKey,
+    CryptoError, CryptoProvider, ImportWrapping, KeyHandle, RootKey, SecretBytes, SignInput,
+    SigningKey,
 };

@@ -195,6 +195,20 @@ pub trait SigningKey: Send + Sync + std::fmt::Debug {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CryptoError>;
 }
 
+/// How imported key material is wrapped (`WrappingAlgorithm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportWrapping {
+    /// `RSAES_OAEP_SHA_1`: the material itself, RSA-OAEP (SHA-1, MGF1-SHA-1).
+    OaepSha1,
+    /// `RSAES_OAEP_SHA_256`.
+    OaepSha256,
+    /// `RSA_AES_KEY_WRAP_SHA_1`: an AES-256 key under RSA-OAEP, then the
+    /// material under that key with AES key wrap with padding (RFC 5649).
+    AesKeyWrapSha1,
+    /// `RSA_AES_KEY_WRAP_SHA_256`.
+    AesKeyWrapSha256,
+}
+
 /// The software (or hardware) crypto provider.
 pub trait CryptoProvider: Send + Sync + std::fmt::Debug {
     /// Fill `out` with random bytes.
@@ -220,6 +234,29 @@ pub trait CryptoProvider: Send + Sync + std::fmt::Debug {
         spec: KeySpec,
         material: &SecretBytes,
     ) -> Result<Arc<dyn KeyHandle>, CryptoError>;
+
+    /// Unwrap key material that a customer encrypted for import under the
+    /// public half of `wrapping_key` (material of an `RSA_*` spec made by
+    /// [`CryptoProvider::generate_key`]). Any failure is
+    /// [`CryptoError::Authentication`]: the caller answers
+    /// `InvalidCiphertextException` without saying which step failed.
+    fn unwrap_import(
+        &self,
+        wrapping_spec: KeySpec,
+        wrapping_key: &SecretBytes,
+        algorithm: ImportWrapping,
+        encrypted: &[u8],
+    ) -> Result<SecretBytes, CryptoError>;
+
+    /// The `KeyMaterialId` of imported material: HMAC-SHA256 keyed by the
+    /// material over the key id, so the same material in the same key (a
+    /// re-import, or a multi-Region replica) gets the same id and nothing
+    /// about the material can be learnt from it.
+    fn imported_material_id(
+        &self,
+        material: &SecretBytes,
+        key_id: &str,
+    ) -> Result<[u8; 32], CryptoError>;
 
     /// New ECDSA P-256 private key material (PKCS#8 DER), to be stored
     /// wrapped by the root key.

@@ -203,6 +203,37 @@ pub fn rsa_max_plaintext(spec: KeySpec, algorithm: EncryptionAlgorithmSpec) -> O
     rsa_modulus_len(spec).map(|k| k - 2 * h - 2)
 }
 
+/// The lengths of HMAC key material a key of `spec` takes, as AWS allows
+/// them for imported material (generated material has
+/// [`hmac_key_len`] bytes). Empty for other specs.
+pub fn hmac_key_range(spec: KeySpec) -> std::ops::RangeInclusive<usize> {
+    match spec {
+        K::Hmac224 => 28..=64,
+        K::Hmac256 => 32..=64,
+        K::Hmac384 => 48..=128,
+        K::Hmac512 => 64..=128,
+        #[allow(clippy::reversed_empty_ranges)]
+        _ => 1..=0,
+    }
+}
+
+/// Which key specs take imported material. AWS imports symmetric, HMAC,
+/// RSA and ECC key material (and SM2 in China); the post-quantum and
+/// Edwards specs are generated inside KMS only.
+pub fn importable(spec: KeySpec) -> bool {
+    !matches!(
+        spec,
+        K::MlDsa44
+            | K::MlDsa65
+            | K::MlDsa87
+            | K::MlKem512
+            | K::MlKem768
+            | K::MlKem1024
+            | K::EccNistEdwards25519
+            | K::Sm2
+    )
+}
+
 /// The key length in bytes of an HMAC spec.
 pub fn hmac_key_len(spec: KeySpec) -> Option<usize> {
     match spec {

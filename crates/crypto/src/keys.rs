@@ -99,7 +99,7 @@ pub(crate) fn load(
     let unspecified = |_: aws_lc_rs::error::Unspecified| CryptoError::InvalidKey;
     Ok(match spec {
         KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512 => {
-            if Some(m.len()) != trent_core::spec::hmac_key_len(spec) {
+            if !trent_core::spec::hmac_key_range(spec).contains(&m.len()) {
                 return Err(CryptoError::InvalidKey);
             }
             let (alg, name) = match spec {

@@ -17,7 +17,7 @@ use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LE
 use aws_lc_rs::hmac;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use std::sync::Arc;
-use trent_core::{CryptoError, CryptoProvider, KeyHandle, SecretBytes, SigningKey};
+use trent_core::{CryptoError, CryptoProvider, ImportWrapping, KeyHandle, SecretBytes, SigningKey};
 use trent_proto::KeySpec;
 use zeroize::Zeroizing;
 
@@ -63,6 +63,62 @@ impl CryptoProvider for SoftwareProvider {
         let mut raw = Zeroizing::new([0u8; 32]);
         raw.copy_from_slice(material.expose());
         Ok(Arc::new(SoftSymmetricKey { material: raw }))
+    }
+
+    fn unwrap_import(
+        &self,
+        wrapping_spec: KeySpec,
+        wrapping_key: &SecretBytes,
+        algorithm: ImportWrapping,
+        encrypted: &[u8],
+    ) -> Result<SecretBytes, CryptoError> {
+        use trent_proto::EncryptionAlgorithmSpec as E;
+        let rsa = keys::load(wrapping_spec, wrapping_key, &self.rng)?;
+        let modulus =
+            trent_core::spec::rsa_modulus_len(wrapping_spec).ok_or(CryptoError::InvalidKey)?;
+        let fail = |_| CryptoError::Authentication;
+        match algorithm {
+            ImportWrapping::OaepSha1 => rsa.decrypt(E::RsaesOaepSha1, encrypted).map_err(fail),
+            ImportWrapping::OaepSha256 => rsa.decrypt(E::RsaesOaepSha256, encrypted).map_err(fail),
+            ImportWrapping::AesKeyWrapSha1 | ImportWrapping::AesKeyWrapSha256 => {
+                use aws_lc_rs::key_wrap::{AesKek, KeyWrapPadded, AES_256};
+                let oaep = if algorithm == ImportWrapping::AesKeyWrapSha1 {
+                    E::RsaesOaepSha1
+                } else {
+                    E::RsaesOaepSha256
+                };
+                if encrypted.len() <= modulus {
+                    return Err(CryptoError::Authentication);
+                }
+                let (wrapped_key, wrapped_material) = encrypted.split_at(modulus);
+                let aes = rsa.decrypt(oaep, wrapped_key).map_err(fail)?;
+                if aes.expose().len() != 32 {
+                    return Err(CryptoError::Authentication);
+                }
+                let kek =
+                    AesKek::new(&AES_256, aes.expose()).map_err(|_| CryptoError::Authentication)?;
+                let mut out = Zeroizing::new(vec![0u8; wrapped_material.len()]);
+                let n = kek
+                    .unwrap_with_padding(wrapped_material, &mut out)
+                    .map_err(|_| CryptoError::Authentication)?
+                    .len();
+                out.truncate(n);
+                Ok(SecretBytes(out))
+            }
+        }
+    }
+
+    fn imported_material_id(
+        &self,
+        material: &SecretBytes,
+        key_id: &str,
+    ) -> Result<[u8; 32], CryptoError> {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, material.expose());
+        let tag = hmac::sign(
+            &key,
+            format!("trent/v1/imported-key-material-id/{key_id}").as_bytes(),
+        );
+        tag.as_ref().try_into().map_err(|_| CryptoError::InvalidKey)
     }
 
     fn generate_ecdsa_p256(&self) -> Result<SecretBytes, CryptoError> {

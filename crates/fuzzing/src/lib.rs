@@ -136,6 +136,25 @@ impl CryptoProvider for Deterministic {
         self.inner.load_key(spec, material)
     }
 
+    fn unwrap_import(
+        &self,
+        wrapping_spec: trent_proto::KeySpec,
+        wrapping_key: &SecretBytes,
+        algorithm: trent_core::ImportWrapping,
+        encrypted: &[u8],
+    ) -> Result<SecretBytes, CryptoError> {
+        self.inner
+            .unwrap_import(wrapping_spec, wrapping_key, algorithm, encrypted)
+    }
+
+    fn imported_material_id(
+        &self,
+        material: &SecretBytes,
+        key_id: &str,
+    ) -> Result<[u8; 32], CryptoError> {
+        self.inner.imported_material_id(material, key_id)
+    }
+
     fn generate_ecdsa_p256(&self) -> Result<SecretBytes, CryptoError> {
         self.inner.generate_ecdsa_p256()
     }

@@ -313,3 +313,41 @@ impl<'de, T: ModelEnum> Deserialize<'de> for WireEnum<T> {
         })
     }
 }
+
+model_enum!(
+    /// `AlgorithmSpec`: how imported key material is wrapped.
+    AlgorithmSpec {
+        RsaesPkcs1V15 = "RSAES_PKCS1_V1_5",
+        RsaesOaepSha1 = "RSAES_OAEP_SHA_1",
+        RsaesOaepSha256 = "RSAES_OAEP_SHA_256",
+        RsaAesKeyWrapSha1 = "RSA_AES_KEY_WRAP_SHA_1",
+        RsaAesKeyWrapSha256 = "RSA_AES_KEY_WRAP_SHA_256",
+        Sm2pke = "SM2PKE",
+    }
+);
+
+model_enum!(
+    /// `WrappingKeySpec`.
+    WrappingKeySpec {
+        Rsa2048 = "RSA_2048",
+        Rsa3072 = "RSA_3072",
+        Rsa4096 = "RSA_4096",
+        Sm2 = "SM2",
+    }
+);
+
+model_enum!(
+    /// `ImportType`.
+    ImportType {
+        NewKeyMaterial = "NEW_KEY_MATERIAL",
+        ExistingKeyMaterial = "EXISTING_KEY_MATERIAL",
+    }
+);
+
+model_enum!(
+    /// `ImportState`.
+    ImportState {
+        Imported = "IMPORTED",
+        PendingImport = "PENDING_IMPORT",
+    }
+);

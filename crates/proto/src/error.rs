@@ -63,4 +63,7 @@ error_codes! {
     NotFound = ("NotFoundException", 400),
     Tag = ("TagException", 400),
     UnsupportedOperation = ("UnsupportedOperationException", 400),
+    InvalidImportToken = ("InvalidImportTokenException", 400),
+    ExpiredImportToken = ("ExpiredImportTokenException", 400),
+    IncorrectKeyMaterial = ("IncorrectKeyMaterialException", 400),
 }

@@ -44,6 +44,25 @@ impl serde::Serialize for Timestamp {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    /// A request timestamp: seconds since the epoch, as the AWS JSON
+    /// protocol sends it (a number, possibly fractional).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        if !v.is_finite() {
+            return Err(serde::de::Error::custom("timestamp is not a finite number"));
+        }
+        Ok(Timestamp(v))
+    }
+}
+
+impl Timestamp {
+    /// Milliseconds since the epoch, saturating.
+    pub fn to_millis(self) -> i64 {
+        (self.0 * 1000.0) as i64
+    }
+}
+
 /// Decode a request body into an operation's input type.
 ///
 /// An empty body is read as `{}`, as AWS does. Errors are serde errors; the

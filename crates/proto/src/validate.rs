@@ -256,6 +256,20 @@ pub mod patterns {
         !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     }
 
+    /// RegionType.
+    pub const REGION: &str = "^([a-z]+-){2,3}\\d+$";
+    /// RegionType: two or three lowercase words and a number, dash-separated.
+    pub fn region(s: &str) -> bool {
+        let parts: Vec<&str> = s.split('-').collect();
+        let n = parts.len();
+        (3..=4).contains(&n)
+            && parts[..n - 1]
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+            && !parts[n - 1].is_empty()
+            && parts[n - 1].bytes().all(|b| b.is_ascii_digit())
+    }
+
     /// MarkerType.
     pub const MARKER: &str = "[\\u0020-\\u00FF]*";
     /// MarkerType.

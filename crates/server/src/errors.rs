@@ -103,7 +103,17 @@ fn key_code(k: &KeyError) -> ErrorCode {
         }
         KeyError::WrongUsage { .. } => C::InvalidKeyUsage,
         KeyError::OnDemandRotationLimit { .. } => C::LimitExceeded,
-        KeyError::RotationUnsupported { .. } => C::UnsupportedOperation,
+        KeyError::RotationUnsupported { .. } | KeyError::NewMaterialUnsupported { .. } => {
+            C::UnsupportedOperation
+        }
+        KeyError::PendingImport { .. }
+        | KeyError::MaterialPendingRotation { .. }
+        | KeyError::NoMaterialPendingRotation { .. } => C::KmsInvalidState,
+        KeyError::ImportTokenUsed => C::InvalidImportToken,
+        KeyError::IncorrectMaterial { .. } | KeyError::MaterialNotNew { .. } => {
+            C::IncorrectKeyMaterial
+        }
+        KeyError::MaterialNotFound { .. } => C::NotFound,
     }
 }
 
@@ -161,6 +171,9 @@ fn service_error(e: &ServiceError) -> (ErrorCode, Option<String>) {
             C::LimitExceeded
         }
         ServiceError::PolicyLockout => C::MalformedPolicyDocument,
+        ServiceError::InvalidImportToken => C::InvalidImportToken,
+        ServiceError::ExpiredImportToken => C::ExpiredImportToken,
+        ServiceError::IncorrectKeyMaterial(_) => C::IncorrectKeyMaterial,
         ServiceError::Internal(_) => {
             return (
                 C::KmsInternal,

@@ -714,6 +714,13 @@ async fn dispatch(
             kms.decapsulate(c, input(body, a)?).await,
             SHARED_SECRET_CAPACITY,
         ),
+        O::GetParametersForImport => {
+            output(kms.get_parameters_for_import(c, input(body, a)?).await)
+        }
+        O::ImportKeyMaterial => output(kms.import_key_material(c, input(body, a)?).await),
+        O::DeleteImportedKeyMaterial => {
+            output(kms.delete_imported_key_material(c, input(body, a)?).await)
+        }
         other => Err(WireError::NotImplemented(other)),
     }
 }

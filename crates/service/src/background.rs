@@ -19,6 +19,8 @@ pub struct SweepReport {
     pub deleted: usize,
     /// Keys rotated.
     pub rotated: usize,
+    /// Keys whose imported material expired (and was deleted).
+    pub expired: usize,
     /// Keys that were due but could not be handled (logged one by one; tried
     /// again at the next sweep).
     pub failed: usize,
@@ -33,6 +35,7 @@ const MAX_BATCHES: usize = 200;
 enum Outcome {
     Deleted,
     Rotated,
+    Expired,
     /// Not due any more, gone, or changed by someone else meanwhile.
     Nothing,
 }
@@ -90,6 +93,10 @@ impl Kms {
                         report.rotated += 1;
                         progressed += 1;
                     }
+                    Ok(Outcome::Expired) => {
+                        report.expired += 1;
+                        progressed += 1;
+                    }
                     Ok(Outcome::Nothing) => {}
                     Err(e) => {
                         tracing::error!(key = %loc.arn(), error = ?e, "background sweep could not handle a due key; skipping it");
@@ -126,10 +133,28 @@ impl Kms {
                 Err(e) => Err(e.into()),
             };
         }
+        if let Some((next, ids)) = rec.expire(now) {
+            return match self.store.update_key(&next).await {
+                Ok(()) => {
+                    self.cache.invalidate(loc);
+                    tracing::info!(key = %loc.arn(), materials = ?ids, "imported key material expired and was deleted");
+                    for id in ids {
+                        let details = serde_json::json!({ "keyMaterialId": id });
+                        self.record_service_event(loc, "DeleteExpiredKeyMaterial", Some(details))
+                            .await;
+                    }
+                    Ok(Outcome::Expired)
+                }
+                Err(StoreError::Conflict | StoreError::NotFound) => Ok(Outcome::Nothing),
+                Err(e) => Err(e.into()),
+            };
+        }
         if !rec.rotation_due(now) {
             return Ok(Outcome::Nothing);
         }
-        let previous_material = rec.current().material_id.clone();
+        let Some(previous_material) = rec.current().map(|v| v.material_id.clone()) else {
+            return Ok(Outcome::Nothing);
+        };
         let (material_id, wrapped) = self.new_material(loc, rec.next_version_number())?;
         let next = rec.rotate(
             now,
@@ -140,12 +165,13 @@ impl Kms {
         match self.store.update_key(&next).await {
             Ok(()) => {
                 self.cache.invalidate(loc);
-                tracing::info!(key = %loc.arn(), version = next.current().number, "key rotated automatically");
+                let current = next.current().map(|v| (v.number, v.material_id.clone()));
+                tracing::info!(key = %loc.arn(), version = ?current.as_ref().map(|c| c.0), "key rotated automatically");
                 let details = serde_json::json!({
                     "rotationType": "AUTOMATIC",
                     "keyOrigin": trent_proto::ModelEnum::as_str(next.origin),
                     "previousKeyMaterialId": previous_material,
-                    "currentKeyMaterialId": next.current().material_id,
+                    "currentKeyMaterialId": current.map(|c| c.1),
                 });
                 self.record_service_event(loc, "RotateKey", Some(details))
                     .await;

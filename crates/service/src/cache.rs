@@ -52,8 +52,11 @@ pub struct HotKey {
     pub policy: Arc<CompiledPolicy>,
     /// The key's grants.
     pub grants: Arc<[GrantRecord]>,
-    /// Versions, oldest first; the last is current.
+    /// Versions, oldest first; the last is current. Versions whose
+    /// imported material is deleted or expired are left out.
     pub versions: Vec<HotVersion>,
+    /// The numbers of the versions left out.
+    pub absent: Vec<u32>,
 }
 
 impl HotKey {
@@ -71,6 +74,12 @@ impl HotKey {
             policy: crate::authz::compile_key_policy(record),
             grants: grants.into(),
             versions,
+            absent: record
+                .versions
+                .iter()
+                .filter(|v| !v.present())
+                .map(|v| v.number)
+                .collect(),
         }
     }
 
@@ -99,16 +108,33 @@ impl HotKey {
         })
     }
 
-    /// The current version.
+    /// The current version (`None` while its imported material is
+    /// deleted: the key is then PendingImport and refused before this).
     pub fn current(&self) -> Option<&HotVersion> {
-        self.versions.last()
+        self.versions
+            .last()
+            .filter(|_| self.absent.is_empty() || self.current_present())
+    }
+
+    fn current_present(&self) -> bool {
+        let last = self.versions.last().map_or(0, |v| v.number);
+        self.absent.iter().all(|&n| n < last)
     }
 
     /// A version by number.
     pub fn version(&self, number: u32) -> Option<&HotVersion> {
-        // Versions are numbered 1, 2, 3, ... in order.
+        // Versions are numbered 1, 2, 3, ... in order, unless some imported
+        // material is absent.
         let i = usize::try_from(number).ok()?.checked_sub(1)?;
-        self.versions.get(i).filter(|v| v.number == number)
+        self.versions
+            .get(i)
+            .filter(|v| v.number == number)
+            .or_else(|| self.versions.iter().find(|v| v.number == number))
+    }
+
+    /// Whether version `number` exists but its imported material is absent.
+    pub fn is_absent(&self, number: u32) -> bool {
+        self.absent.contains(&number)
     }
 }
 

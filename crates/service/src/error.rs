@@ -110,6 +110,23 @@ pub enum InvalidRequest {
     /// PutKeyPolicy on the policy RAM manages.
     #[error("The AWS_RAM key policy is managed by AWS RAM and cannot be set with PutKeyPolicy.")]
     RamPolicy,
+    /// `ExpirationModel` `KEY_MATERIAL_EXPIRES` without `ValidTo`.
+    #[error("A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES")]
+    ValidToRequired,
+    /// `ValidTo` with `KEY_MATERIAL_DOES_NOT_EXPIRE`.
+    #[error(
+        "A validTo date must not be set if the ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE"
+    )]
+    ValidToNotAllowed,
+    /// `ValidTo` outside 10 minutes to 365 days from now.
+    #[error("ValidTo must be between 10 minutes and 365 days from the current date and time")]
+    ValidToRange,
+    /// `KeyMaterialId` with `ImportType` `NEW_KEY_MATERIAL`.
+    #[error("You cannot specify a key material ID with ImportType set to NEW_KEY_MATERIAL")]
+    MaterialIdWithNewMaterial,
+    /// `KeyMaterialId` for a key that is not a symmetric encryption key.
+    #[error("KeyMaterialId is supported only for symmetric encryption KMS keys")]
+    MaterialIdNotSymmetric,
 }
 
 /// A tag rule (`TagException`).
@@ -152,6 +169,21 @@ pub enum Unsupported {
     /// An operation Trent does not implement yet.
     #[error("{0} is not supported by this Trent server yet.")]
     Operation(&'static str),
+    /// An import operation on a key whose material KMS made.
+    #[error("{arn} origin is {origin} which is not valid for this operation.")]
+    NotExternal { arn: String, origin: &'static str },
+    /// Origin `EXTERNAL` for a spec whose material cannot be imported.
+    #[error("KeySpec {0} does not support Origin EXTERNAL")]
+    ImportSpec(&'static str),
+    /// A wrapping algorithm or wrapping key spec AWS offers elsewhere or no more.
+    #[error("{0} is not supported in this Region")]
+    Wrapping(&'static str),
+    /// RSAES_OAEP_* cannot wrap an RSA private key.
+    #[error("{algorithm} cannot wrap {spec} key material. Use RSA_AES_KEY_WRAP_SHA_1 or RSA_AES_KEY_WRAP_SHA_256.")]
+    WrappingForSpec {
+        algorithm: &'static str,
+        spec: &'static str,
+    },
 }
 
 /// Every failure of a service operation.
@@ -306,6 +338,15 @@ pub enum ServiceError {
     #[error("The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")]
     CiphertextKeyUnavailable,
     /// `KMSInternalException`: logged in full, reported generically.
+    /// The import token was not made for this key, or is not a token.
+    #[error("The import token is invalid or was not issued for this KMS key.")]
+    InvalidImportToken,
+    /// The import token's 24 hours are over.
+    #[error("The import token has expired. Call GetParametersForImport for a new one.")]
+    ExpiredImportToken,
+    /// Unwrapped material that is not key material of the key's spec.
+    #[error("The key material is not valid for a KMS key with key spec {0}.")]
+    IncorrectKeyMaterial(&'static str),
     #[error("internal error")]
     Internal(#[source] InternalError),
 }

@@ -366,7 +366,9 @@ impl Kms {
         grants: Vec<trent_core::grant::GrantRecord>,
     ) -> Result<HotKey, ServiceError> {
         let mut versions = Vec::with_capacity(record.versions.len());
-        for v in &record.versions {
+        // Imported material that was deleted or expired is not loaded: a
+        // ciphertext under it is refused as pending import (see HotKey).
+        for v in record.versions.iter().filter(|v| v.present()) {
             let aad = KeyVersion::wrap_aad(&record.locator, v.number);
             let material = self.root.unwrap(&v.wrapped, &aad)?;
             versions.push(HotVersion {

@@ -42,6 +42,7 @@ pub fn sample_key_in(n: u8, r: &str, a: &str) -> KeyRecord {
             created_at: 1_700_000_000_000,
             rotation_type: None,
             wrapped: vec![n; 61],
+            import: None,
         },
     )
 }

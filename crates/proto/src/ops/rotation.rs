@@ -70,9 +70,15 @@ impl Validate for ListKeyRotationsRequest {
 pub struct RotationsListEntry {
     pub key_id: String,
     pub key_material_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_material_description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import_state: Option<ImportState>,
     pub key_material_state: KeyMaterialState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expiration_model: Option<ExpirationModelType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rotation_date: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]

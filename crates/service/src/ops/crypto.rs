@@ -300,9 +300,15 @@ impl Kms {
         };
         key.check_usable(KeyUsageType::EncryptDecrypt, ask.operation)?;
         check_algorithm(&key, ask.algorithm)?;
-        let version = key
-            .version(parsed.header.version)
-            .ok_or(ServiceError::InvalidCiphertext)?;
+        let version = key.version(parsed.header.version).ok_or_else(|| {
+            if key.is_absent(parsed.header.version) {
+                ServiceError::Key(trent_core::KeyError::PendingImport {
+                    arn: key.arn.to_string(),
+                })
+            } else {
+                ServiceError::InvalidCiphertext
+            }
+        })?;
         let plaintext = version
             .key
             .open(

@@ -47,6 +47,11 @@ pub(crate) fn check_tags(tags: &[Tag]) -> Result<Vec<(String, String)>, ServiceE
 pub(crate) fn metadata(r: &KeyRecord) -> KeyMetadata {
     let pending = r.state == KeyState::PendingDeletion;
     let algorithms = trent_core::spec::algorithms(r.spec, r.usage);
+    // The current material's import facts (expiry), while it is held.
+    let imported = r
+        .current()
+        .filter(|v| v.present())
+        .and_then(|v| v.import.as_ref());
     KeyMetadata {
         aws_account_id: r.locator.account.to_string(),
         key_id: r.locator.key_id.to_string(),
@@ -61,9 +66,17 @@ pub(crate) fn metadata(r: &KeyRecord) -> KeyMetadata {
             .as_ref()
             .filter(|_| pending)
             .map(|d| Timestamp::from_millis(d.date)),
-        valid_to: None,
+        valid_to: imported
+            .and_then(|i| i.valid_to)
+            .map(Timestamp::from_millis),
         origin: r.origin,
-        expiration_model: None,
+        expiration_model: imported.map(|i| {
+            if i.valid_to.is_some() {
+                ExpirationModelType::KeyMaterialExpires
+            } else {
+                ExpirationModelType::KeyMaterialDoesNotExpire
+            }
+        }),
         key_manager: KeyManagerType::Customer,
         customer_master_key_spec: r.spec,
         key_spec: r.spec,
@@ -76,8 +89,10 @@ pub(crate) fn metadata(r: &KeyRecord) -> KeyMetadata {
         multi_region_configuration: None,
         pending_deletion_window_in_days: None,
         // AWS reports it for symmetric keys only.
-        current_key_material_id: (r.spec == KeySpec::SymmetricDefault)
-            .then(|| r.current().material_id.clone()),
+        current_key_material_id: r
+            .current()
+            .filter(|_| r.spec == KeySpec::SymmetricDefault)
+            .map(|v| v.material_id.clone()),
     }
 }
 
@@ -128,8 +143,12 @@ impl Kms {
         if let Some(id) = &r.custom_key_store_id {
             return Err(ServiceError::CustomKeyStoreNotFound(id.clone()));
         }
-        if origin != OriginType::AwsKms {
+        let external = origin == OriginType::External;
+        if !matches!(origin, OriginType::AwsKms | OriginType::External) {
             return Err(Unsupported::Origin(origin.as_str()).into());
+        }
+        if external && !trent_core::spec::importable(spec) {
+            return Err(Unsupported::ImportSpec(spec.as_str()).into());
         }
         if r.multi_region == Some(true) {
             return Err(Unsupported::MultiRegion.into());
@@ -159,7 +178,7 @@ impl Kms {
         // (one job per core at most), before the id is drawn. Symmetric material is drawn after
         // the id, as it always was (the fuzzing harness's counter-based
         // randomness gives its seed keys the same ids and material).
-        let pair = if spec == KeySpec::SymmetricDefault {
+        let pair = if spec == KeySpec::SymmetricDefault || external {
             None
         } else {
             let provider = self.provider.clone();
@@ -182,26 +201,39 @@ impl Kms {
             if explicit_policy && r.bypass_policy_lockout_safety_check != Some(true) {
                 self.check_lockout(caller, &loc, &policy).await?;
             }
-            let material = match &pair {
-                Some(m) => m.clone(),
-                None => self.provider.generate_key(spec)?,
+            let description = r.description.clone().unwrap_or_default();
+            let record = if external {
+                KeyRecord::new_external(
+                    loc,
+                    now,
+                    (spec, usage),
+                    description,
+                    policy.clone(),
+                    tags.clone(),
+                )
+            } else {
+                let material = match &pair {
+                    Some(m) => m.clone(),
+                    None => self.provider.generate_key(spec)?,
+                };
+                let (material_id, wrapped) = self.wrap_material(&loc, 1, &material)?;
+                KeyRecord::new(
+                    loc,
+                    now,
+                    (spec, usage),
+                    description,
+                    policy.clone(),
+                    tags.clone(),
+                    KeyVersion {
+                        number: 1,
+                        material_id,
+                        created_at: now,
+                        rotation_type: None,
+                        wrapped,
+                        import: None,
+                    },
+                )
             };
-            let (material_id, wrapped) = self.wrap_material(&loc, 1, &material)?;
-            let record = KeyRecord::new(
-                loc,
-                now,
-                (spec, usage),
-                r.description.clone().unwrap_or_default(),
-                policy.clone(),
-                tags.clone(),
-                KeyVersion {
-                    number: 1,
-                    material_id,
-                    created_at: now,
-                    rotation_type: None,
-                    wrapped,
-                },
-            );
             match self.store.insert_key(&record).await {
                 Ok(()) => {
                     caller.notes.key(&record.arn());

@@ -4,6 +4,7 @@ mod aliases;
 mod asymmetric;
 mod crypto;
 mod grants;
+mod import;
 mod keys;
 mod policy;
 mod rotation;

@@ -101,6 +101,9 @@ impl Kms {
                 Action::RotateKeyOnDemand,
                 &Ask::default(),
                 |k| {
+                    if k.origin == OriginType::External {
+                        return Ok(k.rotate_imported(now)?);
+                    }
                     if k.rotation.enabled
                         && k.rotation
                             .next_at
@@ -137,27 +140,51 @@ impl Kms {
             == Some(IncludeKeyMaterial::AllKeyMaterial);
         let size = page_size(r.limit, 100, 1000);
         let offset = read_offset("rotations", r.marker.as_deref())?;
-        let current = rec.current().number;
+        let current = rec.current().map(|v| v.number);
         let key_id = rec.locator.key_id.to_string();
+        // Imported material: every material (with ALL_KEY_MATERIAL), the
+        // one waiting for RotateKeyOnDemand last, with its import facts.
         let entries: Vec<RotationsListEntry> = rec
             .versions
             .iter()
+            .chain(rec.pending_material.iter().filter(|_| all))
             .filter(|v| all || v.rotation_type.is_some())
             .skip(offset)
             .take(size + 1)
-            .map(|v| RotationsListEntry {
-                key_id: key_id.clone(),
-                key_material_id: v.material_id.clone(),
-                key_material_state: if v.number == current {
+            .map(|v| {
+                let state = if Some(v.number) == current {
                     KeyMaterialState::Current
+                } else if v.number > current.unwrap_or(0) {
+                    KeyMaterialState::PendingRotation
                 } else {
                     KeyMaterialState::NonCurrent
-                },
-                expiration_model: None,
-                rotation_date: v
-                    .rotation_type
-                    .map(|_| Timestamp::from_millis(v.created_at)),
-                rotation_type: v.rotation_type,
+                };
+                let import = v.import.as_ref();
+                RotationsListEntry {
+                    key_id: key_id.clone(),
+                    key_material_id: v.material_id.clone(),
+                    key_material_description: import.and_then(|i| i.description.clone()),
+                    import_state: import.map(|_| {
+                        if v.present() {
+                            ImportState::Imported
+                        } else {
+                            ImportState::PendingImport
+                        }
+                    }),
+                    key_material_state: state,
+                    expiration_model: import.filter(|_| v.present()).map(|i| {
+                        if i.valid_to.is_some() {
+                            ExpirationModelType::KeyMaterialExpires
+                        } else {
+                            ExpirationModelType::KeyMaterialDoesNotExpire
+                        }
+                    }),
+                    valid_to: v.expires_at().map(Timestamp::from_millis),
+                    rotation_date: v
+                        .rotation_type
+                        .map(|_| Timestamp::from_millis(v.created_at)),
+                    rotation_type: v.rotation_type,
+                }
             })
             .collect();
         let (rotations, truncated) = split_page(entries, size);
