@@ -57,22 +57,23 @@ IDENTITY_POLICY = {"Version": "2012-10-17", "Statement": [
 ]}
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
+REPLICA_REGION = "eu-west-1"
 PLAINTEXT_1K = base64.b64encode(bytes(range(256)) * 4).decode()  # 1024 bytes
 
 
-def signing_key(date, secret=SECRET):
+def signing_key(date, secret=SECRET, region=REGION):
     k = hmac.new(b"AWS4" + secret.encode(), date.encode(), hashlib.sha256).digest()
-    for part in (REGION, "kms", "aws4_request"):
+    for part in (region, "kms", "aws4_request"):
         k = hmac.new(k, part.encode(), hashlib.sha256).digest()
     return k
 
 
 class Signer:
-    def __init__(self, host, target, access_key=ACCESS_KEY, secret=SECRET):
+    def __init__(self, host, target, access_key=ACCESS_KEY, secret=SECRET, region=REGION):
         now = datetime.datetime.now(datetime.timezone.utc)
         self.amz_date = now.strftime("%Y%m%dT%H%M%SZ")
-        self.scope = f"{self.amz_date[:8]}/{REGION}/kms/aws4_request"
-        self.key = signing_key(self.amz_date[:8], secret)
+        self.scope = f"{self.amz_date[:8]}/{region}/kms/aws4_request"
+        self.key = signing_key(self.amz_date[:8], secret, region)
         self.access_key = access_key
         self.host = host
         self.target = f"TrentService.{target}"
@@ -165,16 +166,48 @@ def cmd_setup_asymmetric(a):
     json.dump(state, open(a.state, "w"))
 
 
+def cmd_setup_keys(a):
+    """An imported-material key and a multi-Region key with a replica in
+    REPLICA_REGION, each with a 1 KiB ciphertext (the multi-Region one made
+    by the primary, so Decrypt in the replica's Region is cross-Region)."""
+    import boto3
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    def client(region):
+        return boto3.client("kms", endpoint_url=a.endpoint, region_name=region,
+                            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET)
+    kms, replica = client(REGION), client(REPLICA_REGION)
+    state = json.load(open(a.state))
+    plaintext = base64.b64decode(PLAINTEXT_1K)
+    byok = kms.create_key(Origin="EXTERNAL", Description="bench, imported")["KeyMetadata"]["KeyId"]
+    p = kms.get_parameters_for_import(KeyId=byok, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")
+    public = serialization.load_der_public_key(p["PublicKey"])
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    kms.import_key_material(KeyId=byok, ImportToken=p["ImportToken"], EncryptedKeyMaterial=public.encrypt(os.urandom(32), oaep),
+                            ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+    mrk = kms.create_key(MultiRegion=True, Description="bench, multi-Region")["KeyMetadata"]["KeyId"]
+    kms.replicate_key(KeyId=mrk, ReplicaRegion=REPLICA_REGION)
+    state["byok"] = byok
+    state["byok_blob"] = base64.b64encode(kms.encrypt(KeyId=byok, Plaintext=plaintext)["CiphertextBlob"]).decode()
+    state["mrk"] = mrk
+    blob = kms.encrypt(KeyId=mrk, Plaintext=plaintext)["CiphertextBlob"]
+    assert replica.decrypt(CiphertextBlob=blob)["Plaintext"] == plaintext
+    state["mrk_blob"] = base64.b64encode(blob).decode()
+    json.dump(state, open(a.state, "w"))
+
+
 def cmd_static(a):
     state = json.load(open(a.state))
-    key = state["policy_key"] if a.policy_key else state["key"]
+    key = state["policy_key"] if a.policy_key else state[a.key]
+    blob = state[a.blob]
     if a.op in ASYMMETRIC:
         name, target, members = ASYMMETRIC[a.op]
         members = {k: (state[v] if k == "Signature" else v) for k, v in members.items()}
         target, body = target, json.dumps({"KeyId": state[name], **members})
     else:
-        target, body = body_for(a.op, key, state["blob"])
-    s = Signer(a.host, target, *((USER_KEY, USER_SECRET) if a.as_user else (ACCESS_KEY, SECRET)))
+        target, body = body_for(a.op, key, blob)
+    s = Signer(a.host, target, *((USER_KEY, USER_SECRET) if a.as_user else (ACCESS_KEY, SECRET)), region=a.region)
     print("wrk.method = \"POST\"")
     print(f"wrk.body = {lua_str(body)}")
     print("wrk.headers = {\n" + headers_lua(s) + f'  ["Authorization"] = {lua_str(s.auth_prefix() + s.signature(body))},\n}}')
@@ -227,11 +260,15 @@ def main():
     x = sub.add_parser("static"); x.add_argument("--host", required=True); x.add_argument("--state", required=True); x.add_argument("--op", required=True)
     x.add_argument("--policy-key", action="store_true", help="the key with the ten-statement policy")
     x.add_argument("--as-user", action="store_true", help="sign as the IAM user with an identity policy")
+    x.add_argument("--key", default="key", help="the state's key to use (key, byok, mrk)")
+    x.add_argument("--blob", default="blob", help="the state's ciphertext for Decrypt (blob, byok_blob, mrk_blob)")
+    x.add_argument("--region", default=REGION, help="the Region the request is signed for")
+    x = sub.add_parser("setup-keys"); x.add_argument("--endpoint", required=True); x.add_argument("--state", required=True)
     x = sub.add_parser("setup-asymmetric"); x.add_argument("--endpoint", required=True); x.add_argument("--state", required=True)
     x = sub.add_parser("identity-policy")
     x = sub.add_parser("dynamic"); x.add_argument("--host", required=True); x.add_argument("--ids", required=True); x.add_argument("--limit", type=int, default=0)
     a = p.parse_args()
-    {"setup": cmd_setup, "setup-asymmetric": cmd_setup_asymmetric, "static": cmd_static, "dynamic": cmd_dynamic,
+    {"setup": cmd_setup, "setup-asymmetric": cmd_setup_asymmetric, "setup-keys": cmd_setup_keys, "static": cmd_static, "dynamic": cmd_dynamic,
      "identity-policy": lambda a: print(json.dumps(IDENTITY_POLICY))}[a.cmd](a)
 
 

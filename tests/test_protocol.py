@@ -113,9 +113,9 @@ def test_body_size_cap(server):
 
 
 def test_operations_not_built_yet_say_so(server):
-    status, _, body = send(server, "ReplicateKey", {"KeyId": "x", "ReplicaRegion": "eu-west-1"})
+    status, _, body = send(server, "CreateCustomKeyStore", {"CustomKeyStoreName": "x"})
     assert status == 400
-    assert err(body) == ("UnsupportedOperationException", "ReplicateKey is not supported by this Trent server yet.")
+    assert err(body) == ("UnsupportedOperationException", "CreateCustomKeyStore is not supported by this Trent server yet.")
 
 
 def test_authentication_errors(server):

@@ -310,6 +310,119 @@ impl KeyRecord {
         self.versions.last()
     }
 
+    /// Whether this is a multi-Region primary key with replicas.
+    pub fn has_replicas(&self) -> bool {
+        !self.is_replica()
+            && self
+                .multi_region
+                .as_ref()
+                .is_some_and(|m| !m.replicas.is_empty())
+    }
+
+    /// The locators of every other key of this multi-Region key's set.
+    pub fn related(&self) -> Vec<KeyLocator> {
+        let Some(m) = &self.multi_region else {
+            return Vec::new();
+        };
+        std::iter::once(&m.primary)
+            .chain(m.replicas.iter())
+            .filter(|r| **r != self.locator.region)
+            .map(|region| KeyLocator {
+                region: region.clone(),
+                ..self.locator.clone()
+            })
+            .collect()
+    }
+
+    /// A new replica of this (primary) key in `region`: same id, spec,
+    /// usage, origin, rotation settings and `versions` (wrapped for the
+    /// replica by the caller); its own description, policy and tags. Enabled,
+    /// or PendingImport when its current imported material is not there.
+    pub fn replica(
+        &self,
+        region: crate::ids::Region,
+        now: Millis,
+        (description, policy, tags): (String, String, Vec<(String, String)>),
+        versions: Vec<KeyVersion>,
+        config: MultiRegion,
+    ) -> KeyRecord {
+        let locator = KeyLocator {
+            region,
+            ..self.locator.clone()
+        };
+        let usable = versions.last().is_some_and(KeyVersion::present);
+        KeyRecord {
+            locator,
+            revision: 1,
+            created_at: now,
+            description,
+            usage: self.usage,
+            spec: self.spec,
+            origin: self.origin,
+            state: if usable {
+                KeyState::Enabled
+            } else {
+                KeyState::PendingImport
+            },
+            deletion: None,
+            policy,
+            tags,
+            rotation: self.rotation.clone(),
+            versions,
+            on_demand_rotations: self.on_demand_rotations,
+            pending_material: None,
+            spent_import_tokens: Vec::new(),
+            multi_region: Some(config),
+        }
+    }
+
+    /// Whether `next` (made from `self`) changed what the keys of a
+    /// multi-Region set share: material versions, rotation, the set itself.
+    pub fn shared_changed(&self, next: &KeyRecord) -> bool {
+        let numbers = |r: &KeyRecord| r.versions.iter().map(|v| v.number).collect::<Vec<_>>();
+        numbers(self) != numbers(next)
+            || self.rotation != next.rotation
+            || self.on_demand_rotations != next.on_demand_rotations
+            || self.multi_region != next.multi_region
+    }
+
+    /// This replica (or former primary) brought in line with `primary`:
+    /// its shared properties copied, `new_versions` (the primary's versions
+    /// this key lacks, wrapped for it by the caller) appended.
+    pub fn synced_with(&self, primary: &KeyRecord, new_versions: Vec<KeyVersion>) -> KeyRecord {
+        let mut r = self.next();
+        r.versions.extend(new_versions);
+        r.rotation = primary.rotation.clone();
+        r.on_demand_rotations = primary.on_demand_rotations;
+        r.multi_region = primary.multi_region.clone();
+        r
+    }
+
+    /// The set without the replica in `region` (it was deleted). A primary
+    /// waiting in `PendingReplicaDeletion` starts its own waiting period
+    /// when its last replica goes.
+    pub fn without_replica(&self, region: &crate::ids::Region, now: Millis) -> KeyRecord {
+        let mut r = self.next();
+        if let Some(m) = r.multi_region.as_mut() {
+            m.replicas.retain(|x| x != region);
+        }
+        if r.state == KeyState::PendingReplicaDeletion && !r.has_replicas() {
+            r.state = KeyState::PendingDeletion;
+            if let Some(d) = r.deletion.as_mut() {
+                d.date = now + i64::from(d.window_days) * DAY_MS;
+            }
+        }
+        r
+    }
+
+    /// This key with its set's configuration replaced (ReplicateKey,
+    /// UpdatePrimaryRegion).
+    pub fn with_set(&self, config: MultiRegion) -> KeyRecord {
+        let mut r = self.next();
+        r.multi_region = Some(config);
+        r
+    }
+
     /// Whether this is a multi-Region key in a Region other than its primary's.
     pub fn is_replica(&self) -> bool {
         self.multi_region
@@ -327,7 +440,10 @@ impl KeyRecord {
     pub fn due_at(&self) -> Option<Millis> {
         let scheduled = match self.state {
             KeyState::PendingDeletion => self.deletion.as_ref().map(|d| d.date),
-            KeyState::Enabled if self.rotation.enabled => self.rotation.next_at,
+            // Replicas rotate when their primary does, never on their own.
+            KeyState::Enabled if self.rotation.enabled && !self.is_replica() => {
+                self.rotation.next_at
+            }
             _ => None,
         };
         [scheduled, self.next_expiry()].into_iter().flatten().min()
@@ -398,11 +514,18 @@ impl KeyRecord {
         Ok(r)
     }
 
-    /// ScheduleKeyDeletion (the window, 7 to 30 days, is checked by the caller).
+    /// ScheduleKeyDeletion (the window, 7 to 30 days, is checked by the
+    /// caller). A multi-Region primary key with replicas waits in
+    /// `PendingReplicaDeletion` until its last replica is deleted; its
+    /// waiting period starts then (see [`KeyRecord::without_replica`]).
     pub fn schedule_deletion(&self, now: Millis, window_days: u32) -> Result<KeyRecord, KeyError> {
         self.refuse_pending_deletion()?;
         let mut r = self.next();
-        r.state = KeyState::PendingDeletion;
+        r.state = if self.has_replicas() {
+            KeyState::PendingReplicaDeletion
+        } else {
+            KeyState::PendingDeletion
+        };
         r.deletion = Some(Deletion {
             date: now + i64::from(window_days) * DAY_MS,
             window_days,
@@ -467,7 +590,11 @@ impl KeyRecord {
     }
 
     fn check_rotatable(&self) -> Result<(), KeyError> {
-        if self.spec != KeySpec::SymmetricDefault || self.origin != OriginType::AwsKms {
+        // Rotation is shared by a multi-Region set and managed on its primary.
+        if self.spec != KeySpec::SymmetricDefault
+            || self.origin != OriginType::AwsKms
+            || self.is_replica()
+        {
             return Err(KeyError::RotationUnsupported { arn: self.arn() });
         }
         match self.state {
@@ -718,7 +845,7 @@ impl KeyRecord {
     /// RotateKeyOnDemand of a key with imported material: the material
     /// imported as `NEW_KEY_MATERIAL` becomes current.
     pub fn rotate_imported(&self, now: Millis) -> Result<KeyRecord, KeyError> {
-        if self.spec != KeySpec::SymmetricDefault {
+        if self.spec != KeySpec::SymmetricDefault || self.is_replica() {
             return Err(KeyError::RotationUnsupported { arn: self.arn() });
         }
         match self.state {
@@ -746,6 +873,7 @@ impl KeyRecord {
     /// Whether an automatic rotation is due at `now`.
     pub fn rotation_due(&self, now: Millis) -> bool {
         self.state == KeyState::Enabled
+            && !self.is_replica()
             && self.rotation.enabled
             && self.rotation.next_at.is_some_and(|t| t <= now)
     }

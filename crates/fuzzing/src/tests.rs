@@ -325,6 +325,12 @@ fn write_seeds() {
         (Operation::DeriveSharedSecret, format!("{{\"KeyId\":\"{ecdh}\",\"KeyAgreementAlgorithm\":\"ECDH\",\"PublicKey\":\"{peer}\"}}")),
         (Operation::Encapsulate, format!("{{\"KeyId\":\"{kem}\",\"EncapsulationAlgorithm\":\"ML_KEM\"}}")),
         (Operation::Decapsulate, format!("{{\"KeyId\":\"{kem}\",\"SharedSecretCiphertextBlob\":\"{kem_ct}\",\"EncapsulationAlgorithm\":\"ML_KEM\"}}")),
+        (Operation::CreateKey, "{\"MultiRegion\":true,\"Origin\":\"EXTERNAL\"}".into()),
+        (Operation::ReplicateKey, format!("{{\"KeyId\":\"{k}\",\"ReplicaRegion\":\"eu-west-1\",\"Description\":\"r\",\"Tags\":[{{\"TagKey\":\"a\",\"TagValue\":\"b\"}}],\"BypassPolicyLockoutSafetyCheck\":false}}")),
+        (Operation::UpdatePrimaryRegion, format!("{{\"KeyId\":\"{k}\",\"PrimaryRegion\":\"eu-west-1\"}}")),
+        (Operation::GetParametersForImport, format!("{{\"KeyId\":\"{k}\",\"WrappingAlgorithm\":\"RSA_AES_KEY_WRAP_SHA_256\",\"WrappingKeySpec\":\"RSA_2048\"}}")),
+        (Operation::ImportKeyMaterial, format!("{{\"KeyId\":\"{k}\",\"ImportToken\":\"{blob}\",\"EncryptedKeyMaterial\":\"{blob}\",\"ExpirationModel\":\"KEY_MATERIAL_EXPIRES\",\"ValidTo\":1900000000.5,\"ImportType\":\"EXISTING_KEY_MATERIAL\",\"KeyMaterialId\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"KeyMaterialDescription\":\"from hsm\"}}")),
+        (Operation::DeleteImportedKeyMaterial, format!("{{\"KeyId\":\"{k}\",\"KeyMaterialId\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}")),
         (Operation::GenerateDataKeyPair, format!("{{\"KeyId\":\"{k}\",\"KeyPairSpec\":\"ECC_NIST_P256\",\"EncryptionContext\":{{\"a\":\"b\"}}}}")),
         (Operation::GenerateDataKeyPairWithoutPlaintext, format!("{{\"KeyId\":\"{k}\",\"KeyPairSpec\":\"ECC_NIST_EDWARDS25519\"}}")),
     ];

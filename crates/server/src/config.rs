@@ -61,6 +61,9 @@ pub struct FileConfig {
     /// The audit trail.
     #[serde(default)]
     pub audit: AuditFileConfig,
+    /// The Regions this deployment serves (multi-Region keys replicate
+    /// only into these). Default: any valid Region name.
+    pub regions: Option<Vec<String>>,
 }
 
 /// `[audit]`.
@@ -215,6 +218,9 @@ pub enum ConfigProblem {
     /// A bad account id.
     #[error("account id '{0}' is not 12 digits")]
     Account(String),
+    /// A `regions` entry that is not a Region name.
+    #[error("regions: '{0}' is not a Region name such as us-east-1")]
+    Region(String),
     /// A bad principal.
     #[error("principal '{0}' is not an IAM ARN of its account (arn:aws:iam::ACCOUNT:root|user/...|role/..., or arn:aws:sts::ACCOUNT:assumed-role/...)")]
     Principal(String),
@@ -341,6 +347,8 @@ pub struct ServeConfig {
     pub unsafe_test_clock: bool,
     /// The audit trail (`None`: off).
     pub audit: Option<trent_audit::TrailConfig>,
+    /// The Regions served (`None`: any).
+    pub regions: Option<Vec<trent_core::ids::Region>>,
 }
 
 /// A checked credential.
@@ -512,7 +520,21 @@ impl ServeConfig {
             .or(f.data_dir)
             .unwrap_or_else(|| Path::new(DEFAULT_DATA_DIR).to_path_buf());
         let audit = audit_config(&f.audit, &data_dir)?;
+        let regions = f
+            .regions
+            .as_ref()
+            .map(|names| {
+                names
+                    .iter()
+                    .map(|n| {
+                        trent_core::ids::Region::parse(n)
+                            .ok_or_else(|| invalid(ConfigProblem::Region(n.clone())))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
         Ok(ServeConfig {
+            regions,
             listen,
             data_dir,
             root_key: f.root_key,

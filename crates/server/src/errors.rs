@@ -171,6 +171,7 @@ fn service_error(e: &ServiceError) -> (ErrorCode, Option<String>) {
             C::LimitExceeded
         }
         ServiceError::PolicyLockout => C::MalformedPolicyDocument,
+        ServiceError::ReplicaExists { .. } => C::AlreadyExists,
         ServiceError::InvalidImportToken => C::InvalidImportToken,
         ServiceError::ExpiredImportToken => C::ExpiredImportToken,
         ServiceError::IncorrectKeyMaterial(_) => C::IncorrectKeyMaterial,

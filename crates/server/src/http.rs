@@ -714,6 +714,8 @@ async fn dispatch(
             kms.decapsulate(c, input(body, a)?).await,
             SHARED_SECRET_CAPACITY,
         ),
+        O::ReplicateKey => recorded(output(kms.replicate_key(c, input(body, a)?).await), a, &[]),
+        O::UpdatePrimaryRegion => empty(kms.update_primary_region(c, input(body, a)?).await),
         O::GetParametersForImport => {
             output(kms.get_parameters_for_import(c, input(body, a)?).await)
         }

@@ -121,6 +121,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
             Settings {
                 directory: cfg.directory.clone(),
                 audit: cfg.audit.clone(),
+                regions: cfg.regions.clone(),
                 ..Settings::default()
             },
         )

@@ -121,8 +121,27 @@ impl Kms {
             return Ok(Outcome::Nothing);
         };
         if rec.deletion_due(now) {
-            return match self.store.delete_key(loc, rec.revision).await {
+            // A multi-Region key leaves its set: the other keys forget its
+            // Region in the same transaction (and a primary waiting for its
+            // last replica starts its own waiting period).
+            let mut writes = vec![trent_store::KeyWrite::Delete(loc.clone(), rec.revision)];
+            for other in rec.related() {
+                if let Some(o) = self.store.get_key(&other).await? {
+                    writes.push(trent_store::KeyWrite::Update(
+                        o.without_replica(&loc.region, now),
+                    ));
+                }
+            }
+            let result = if writes.len() == 1 {
+                self.store.delete_key(loc, rec.revision).await
+            } else {
+                self.store.write_keys(&writes).await
+            };
+            return match result {
                 Ok(()) => {
+                    for other in rec.related() {
+                        self.cache.invalidate(&other);
+                    }
                     self.cache.invalidate(loc);
                     self.cache.invalidate_aliases_of(loc);
                     tracing::info!(key = %loc.arn(), "key deleted at the end of its waiting period");
@@ -162,9 +181,8 @@ impl Kms {
             material_id,
             wrapped,
         )?;
-        match self.store.update_key(&next).await {
+        match self.commit(&rec, &next).await? {
             Ok(()) => {
-                self.cache.invalidate(loc);
                 let current = next.current().map(|v| (v.number, v.material_id.clone()));
                 tracing::info!(key = %loc.arn(), version = ?current.as_ref().map(|c| c.0), "key rotated automatically");
                 let details = serde_json::json!({

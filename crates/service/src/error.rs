@@ -161,8 +161,24 @@ pub enum Unsupported {
     )]
     Origin(&'static str),
     /// Multi-Region keys.
-    #[error("Multi-Region keys are not supported by this Trent server yet.")]
-    MultiRegion,
+    /// ReplicateKey or UpdatePrimaryRegion of a single-Region key.
+    #[error("{0} is not a multi-Region key.")]
+    NotMultiRegion(String),
+    /// ReplicateKey of a replica.
+    #[error("{0} is a replica key. You can replicate only a multi-Region primary key.")]
+    ReplicaOfReplica(String),
+    /// ReplicateKey into the primary's own Region.
+    #[error("The replica Region {0} is the Region of the primary key.")]
+    SameRegion(String),
+    /// A Region this deployment does not serve.
+    #[error("The Region {0} is not served by this Trent deployment.")]
+    ReplicaRegion(String),
+    /// UpdatePrimaryRegion called on a replica.
+    #[error("{0} is not the primary key. Call UpdatePrimaryRegion with the primary key.")]
+    NotPrimary(String),
+    /// UpdatePrimaryRegion to the Region that is already the primary's.
+    #[error("The primary key is already in {0}.")]
+    AlreadyPrimary(String),
     /// Nitro Enclaves attestation (`Recipient`).
     #[error("The Recipient parameter (Nitro Enclaves attestation) is not supported by Trent.")]
     Recipient,
@@ -338,6 +354,9 @@ pub enum ServiceError {
     #[error("The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")]
     CiphertextKeyUnavailable,
     /// `KMSInternalException`: logged in full, reported generically.
+    /// ReplicateKey into a Region that has a replica.
+    #[error("{arn} already has a replica in {region}.")]
+    ReplicaExists { arn: String, region: String },
     /// The import token was not made for this key, or is not a token.
     #[error("The import token is invalid or was not issued for this KMS key.")]
     InvalidImportToken,

@@ -148,6 +148,8 @@ pub struct Settings {
     pub directory: Arc<Directory>,
     /// Where this node writes its audit trail (`None`: audit off).
     pub audit: Option<trent_audit::TrailConfig>,
+    /// The Regions this deployment serves (`None`: any valid name).
+    pub regions: Option<Vec<Region>>,
 }
 
 impl Default for Settings {
@@ -156,6 +158,7 @@ impl Default for Settings {
             cache_capacity: 1_000_000,
             directory: Arc::default(),
             audit: None,
+            regions: None,
         }
     }
 }
@@ -190,6 +193,8 @@ pub struct Kms {
     audit_public_key: Vec<u8>,
     /// Runs the expensive private-key operations (RSA, ML-DSA).
     heavy: pool::CryptoPool,
+    /// The Regions served (`None`: any).
+    regions: Option<Vec<Region>>,
 }
 
 /// How many times a compare-and-swap update is retried before giving up.
@@ -274,6 +279,7 @@ impl Kms {
             heavy: pool::CryptoPool::new(
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
             ),
+            regions: settings.regions.clone(),
         })
     }
 
@@ -435,11 +441,8 @@ impl Kms {
             )
             .await?;
             let next = transition(&current)?;
-            match self.store.update_key(&next).await {
-                Ok(()) => {
-                    self.cache.invalidate(loc);
-                    return Ok(next);
-                }
+            match self.commit(&current, &next).await? {
+                Ok(()) => return Ok(next),
                 Err(StoreError::Conflict) => tokio::task::yield_now().await,
                 Err(StoreError::NotFound) => {
                     return Err(ServiceError::KeyNotFound { arn: loc.arn() })
@@ -448,6 +451,71 @@ impl Kms {
             }
         }
         Err(StoreError::Conflict.into())
+    }
+
+    /// Write `next`, made from `current`, and invalidate the cache. When
+    /// `next` is a multi-Region primary whose shared properties changed (a
+    /// rotation, rotation settings, the set of Regions), every replica is
+    /// brought in line in the same transaction: new material versions,
+    /// wrapped for each replica, and the rotation settings. The outer error
+    /// is the service's; the inner one the store's (`Conflict`: read again).
+    async fn commit(
+        &self,
+        current: &KeyRecord,
+        next: &KeyRecord,
+    ) -> Result<Result<(), StoreError>, ServiceError> {
+        let shared =
+            next.multi_region.is_some() && !next.is_replica() && current.shared_changed(next);
+        if !shared {
+            let r = self.store.update_key(next).await;
+            if r.is_ok() {
+                self.cache.invalidate(&next.locator);
+            }
+            return Ok(r);
+        }
+        let mut writes = vec![trent_store::KeyWrite::Update(next.clone())];
+        for loc in next.related() {
+            let Some(replica) = self.store.get_key(&loc).await? else {
+                continue;
+            };
+            let have = replica.current().map_or(0, |v| v.number);
+            let mut new_versions = Vec::new();
+            for v in next.versions.iter().filter(|v| v.number > have) {
+                new_versions.push(self.rewrap_version(next, v, &loc)?);
+            }
+            writes.push(trent_store::KeyWrite::Update(
+                replica.synced_with(next, new_versions),
+            ));
+        }
+        let r = self.store.write_keys(&writes).await;
+        if r.is_ok() {
+            self.cache.invalidate(&next.locator);
+            for loc in next.related() {
+                self.cache.invalidate(&loc);
+            }
+        }
+        Ok(r)
+    }
+
+    /// Version `v` of `from`, wrapped for the same version of the key at
+    /// `to` (same material; the wrapping is bound to each key's ARN).
+    /// Material that is not held stays absent.
+    fn rewrap_version(
+        &self,
+        from: &KeyRecord,
+        v: &KeyVersion,
+        to: &KeyLocator,
+    ) -> Result<KeyVersion, ServiceError> {
+        let mut out = v.clone();
+        if v.present() {
+            let material = self
+                .root
+                .unwrap(&v.wrapped, &KeyVersion::wrap_aad(&from.locator, v.number))?;
+            out.wrapped = self
+                .root
+                .wrap(&material, &KeyVersion::wrap_aad(to, v.number))?;
+        }
+        Ok(out)
     }
 
     fn random<const N: usize>(&self) -> Result<[u8; N], ServiceError> {

@@ -267,6 +267,10 @@ impl KeyStore for InterleavingStore {
     async fn delete_key(&self, l: &KeyLocator, rev: u64) -> Result<(), StoreError> {
         self.inner.delete_key(l, rev).await
     }
+    async fn write_keys(&self, w: &[trent_store::KeyWrite]) -> Result<(), StoreError> {
+        tokio::time::sleep(self.pause).await;
+        self.inner.write_keys(w).await
+    }
     async fn list_keys(
         &self,
         r: &Region,
@@ -411,6 +415,108 @@ async fn concurrent_on_demand_rotations_lose_no_version() {
     let rec = e.store.get_key(&locator(&key)).await.unwrap().unwrap();
     assert_eq!(rec.versions.len(), 11);
     assert_eq!(rec.revision, 11, "every rotation wrote on top of the last");
+}
+
+/// Ten on-demand rotations of a multi-Region primary at once, while a
+/// second replica is being made, over a store that pauses between reads and
+/// writes: every version reaches every replica, with the same material
+/// (a ciphertext made by the primary after the last rotation decrypts in
+/// both replica Regions). Writing the replicas outside the primary's
+/// compare-and-swap transaction loses versions here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_rotations_reach_every_replica() {
+    let store = Arc::new(InterleavingStore {
+        pause: std::time::Duration::from_millis(2),
+        ..Default::default()
+    });
+    let e = env_on(store.clone()).await;
+    let key = e
+        .kms
+        .create_key(
+            &caller(),
+            CreateKeyRequest {
+                multi_region: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .key_metadata
+        .key_id;
+    let replicate = |region: &str| ReplicateKeyRequest {
+        key_id: Some(key.clone()),
+        replica_region: Some(region.into()),
+        ..Default::default()
+    };
+    e.kms
+        .replicate_key(&caller(), replicate("eu-west-1"))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let kms = e.kms.clone();
+        let key = key.clone();
+        tasks.push(tokio::spawn(async move {
+            kms.rotate_key_on_demand(&caller(), KeyIdRequest { key_id: Some(key) })
+                .await
+                .map(|_| ())
+        }));
+    }
+    let kms = e.kms.clone();
+    let second = replicate("ap-south-1");
+    tasks.push(tokio::spawn(async move {
+        kms.replicate_key(&caller(), second).await.map(|_| ())
+    }));
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let primary = e.store.get_key(&locator(&key)).await.unwrap().unwrap();
+    assert_eq!(primary.versions.len(), 11);
+    let ids = |r: &trent_core::key::KeyRecord| {
+        r.versions
+            .iter()
+            .map(|v| v.material_id.clone())
+            .collect::<Vec<_>>()
+    };
+    let blob = e
+        .kms
+        .encrypt(
+            &caller(),
+            EncryptRequest {
+                key_id: Some(key.clone()),
+                plaintext: Some(SecretBlob(zeroize::Zeroizing::new(b"everywhere".to_vec()))),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .ciphertext_blob;
+    for region in ["eu-west-1", "ap-south-1"] {
+        let loc = KeyLocator {
+            region: Region::parse(region).unwrap(),
+            ..locator(&key)
+        };
+        let replica = e.store.get_key(&loc).await.unwrap().unwrap();
+        assert_eq!(ids(&replica), ids(&primary), "{region}");
+        let mut there = caller();
+        there.region = loc.region.clone();
+        let out = e
+            .kms
+            .decrypt(
+                &there,
+                DecryptRequest {
+                    ciphertext_blob: Some(blob.clone()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(&out.plaintext.0[..], b"everywhere");
+        assert_eq!(
+            replica.multi_region.as_ref().unwrap().replicas,
+            primary.multi_region.as_ref().unwrap().replicas
+        );
+    }
 }
 
 /// One key whose record cannot be read does not stop the sweep: the other

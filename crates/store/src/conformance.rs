@@ -1,7 +1,7 @@
 //! The contract every [`KeyStore`] backend must meet. Each backend's tests
 //! call [`run_all`] with a factory of empty stores.
 
-use crate::{GrantInsert, KeyStore, StoreError, UsageRecord};
+use crate::{GrantInsert, KeyStore, KeyWrite, StoreError, UsageRecord};
 use std::future::Future;
 use std::sync::Arc;
 use trent_core::alias::AliasRecord;
@@ -76,6 +76,8 @@ where
     meta(&make().await).await;
     grants(&make().await).await;
     grant_limit_and_names(&make().await).await;
+    batch_writes_are_atomic(&make().await).await;
+    imported_and_multi_region_keys_round_trip(&make().await).await;
 }
 
 /// A grant of key `key` with id byte `n`.
@@ -542,5 +544,98 @@ async fn meta(s: &dyn KeyStore) {
     assert_eq!(
         s.get_meta("root-check").await.expect("get"),
         Some(b"one".to_vec())
+    );
+}
+
+async fn batch_writes_are_atomic(s: &dyn KeyStore) {
+    let a = sample_key(1);
+    let b = sample_key_in(1, "eu-west-1", "111122223333");
+    let c = sample_key(3);
+    s.insert_key(&a).await.expect("insert a");
+    s.insert_key(&c).await.expect("insert c");
+    // One stale update spoils the batch: the insert and the deletion in it
+    // are not applied either.
+    let stale = a.with_description("stale".into()).expect("describe");
+    s.update_key(&a.disable().expect("disable"))
+        .await
+        .expect("update a");
+    let batch = [
+        KeyWrite::Insert(b.clone()),
+        KeyWrite::Delete(c.locator.clone(), c.revision),
+        KeyWrite::Update(stale),
+    ];
+    assert!(matches!(
+        s.write_keys(&batch).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(s.get_key(&b.locator).await.expect("get"), None);
+    assert!(s.get_key(&c.locator).await.expect("get").is_some());
+    // An insert of a taken locator spoils it too.
+    let current = s.get_key(&a.locator).await.expect("get").expect("a");
+    let renamed = current.with_description("new".into()).expect("describe");
+    let batch = [
+        KeyWrite::Update(renamed.clone()),
+        KeyWrite::Insert(c.clone()),
+    ];
+    assert!(matches!(
+        s.write_keys(&batch).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    assert_eq!(s.get_key(&a.locator).await.expect("get"), Some(current));
+    // A good batch applies every write.
+    let batch = [
+        KeyWrite::Update(renamed.clone()),
+        KeyWrite::Insert(b.clone()),
+        KeyWrite::Delete(c.locator.clone(), c.revision),
+    ];
+    s.write_keys(&batch).await.expect("batch");
+    assert_eq!(s.get_key(&a.locator).await.expect("get"), Some(renamed));
+    assert_eq!(s.get_key(&b.locator).await.expect("get"), Some(b));
+    assert_eq!(s.get_key(&c.locator).await.expect("get"), None);
+}
+
+async fn imported_and_multi_region_keys_round_trip(s: &dyn KeyStore) {
+    use trent_core::key::{Import, MultiRegion, SpentToken};
+    let base = sample_key(5);
+    let mut k = KeyRecord::new_external(
+        base.locator.clone(),
+        base.created_at,
+        (base.spec, base.usage),
+        String::new(),
+        "{}".into(),
+        vec![],
+    );
+    k.multi_region = Some(MultiRegion {
+        primary: region("us-east-1"),
+        replicas: vec![region("eu-west-1")],
+    });
+    s.insert_key(&k).await.expect("insert");
+    let expires = base.created_at + DAY_MS;
+    let imp = Import {
+        material_id: &"ab".repeat(32),
+        kind: None,
+        requested_id: None,
+        valid_to: Some(expires),
+        description: Some("from the HSM"),
+        token: SpentToken {
+            id: "00".repeat(16),
+            expires_at: expires,
+        },
+    };
+    let imported = k
+        .import(base.created_at, &imp, |_| {
+            Ok::<_, trent_core::KeyError>(vec![9; 60])
+        })
+        .expect("import");
+    s.update_key(&imported).await.expect("update");
+    assert_eq!(
+        s.get_key(&k.locator).await.expect("get"),
+        Some(imported.clone())
+    );
+    // The material's expiry makes the key due.
+    assert!(s.due_keys(expires - 1, 10).await.expect("due").is_empty());
+    assert_eq!(
+        s.due_keys(expires, 10).await.expect("due"),
+        vec![k.locator.clone()]
     );
 }

@@ -72,6 +72,17 @@ pub enum GrantInsert {
     LimitReached,
 }
 
+/// One change in a [`KeyStore::write_keys`] batch.
+#[derive(Debug, Clone)]
+pub enum KeyWrite {
+    /// Insert a new key (`AlreadyExists` if taken).
+    Insert(KeyRecord),
+    /// Replace a key whose stored revision is `revision - 1`.
+    Update(KeyRecord),
+    /// Delete a key at a revision, with its aliases, grants and usage.
+    Delete(KeyLocator, u64),
+}
+
 /// Persistence of keys, aliases, grants, key usage and settings.
 ///
 /// Every method is one atomic transaction; every method that returned `Ok` has
@@ -90,6 +101,12 @@ pub trait KeyStore: Send + Sync + std::fmt::Debug {
 
     /// Delete a key at `revision`, with its aliases, grants and usage record.
     async fn delete_key(&self, locator: &KeyLocator, revision: u64) -> Result<(), StoreError>;
+
+    /// Apply every write or none, in one transaction: the related keys of a
+    /// multi-Region key (one record per Region) change together. Fails with
+    /// the error of the first write that fails (`Conflict`, `NotFound`,
+    /// `AlreadyExists`), and then nothing was written.
+    async fn write_keys(&self, writes: &[KeyWrite]) -> Result<(), StoreError>;
 
     /// Key ids of an account in a region, in id order, after `after`.
     async fn list_keys(

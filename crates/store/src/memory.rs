@@ -1,7 +1,7 @@
 //! An in-memory store: the reference behaviour of the conformance suite, and
 //! a fast store for unit tests. Not durable.
 
-use crate::{GrantInsert, KeyStore, StoreError, UsageRecord};
+use crate::{GrantInsert, KeyStore, KeyWrite, StoreError, UsageRecord};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -94,6 +94,50 @@ impl KeyStore for MemoryStore {
         let target = locator.key_id;
         g.aliases
             .retain(|(s, _), a| !(s == &k.0 && a.target == target));
+        Ok(())
+    }
+
+    async fn write_keys(&self, writes: &[KeyWrite]) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        // Check every write against the state before any is applied.
+        for w in writes {
+            match w {
+                KeyWrite::Insert(r) => {
+                    if g.keys.contains_key(&key_of(&r.locator)) {
+                        return Err(StoreError::AlreadyExists);
+                    }
+                }
+                KeyWrite::Update(r) => match g.keys.get(&key_of(&r.locator)) {
+                    None => return Err(StoreError::NotFound),
+                    Some(old) if old.revision + 1 != r.revision => {
+                        return Err(StoreError::Conflict)
+                    }
+                    Some(_) => {}
+                },
+                KeyWrite::Delete(l, revision) => match g.keys.get(&key_of(l)) {
+                    None => return Err(StoreError::NotFound),
+                    Some(old) if old.revision != *revision => return Err(StoreError::Conflict),
+                    Some(_) => {}
+                },
+            }
+        }
+        for w in writes {
+            match w {
+                KeyWrite::Insert(r) | KeyWrite::Update(r) => {
+                    g.keys.insert(key_of(&r.locator), r.clone());
+                }
+                KeyWrite::Delete(l, _) => {
+                    let k = key_of(l);
+                    g.keys.remove(&k);
+                    g.usage.remove(&k);
+                    g.grants
+                        .retain(|(sc, id, _), _| !(sc == &k.0 && id == &k.1));
+                    let target = l.key_id;
+                    g.aliases
+                        .retain(|(s, _), a| !(s == &k.0 && a.target == target));
+                }
+            }
+        }
         Ok(())
     }
 

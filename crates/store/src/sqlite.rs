@@ -11,7 +11,7 @@
 //! transaction committed before it started. The hot path never comes here:
 //! keys are served from the service's cache.
 
-use crate::{GrantInsert, KeyStore, StoreError, UsageRecord};
+use crate::{GrantInsert, KeyStore, KeyWrite, StoreError, UsageRecord};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -313,6 +313,98 @@ fn alias_from_row(
     })
 }
 
+/// A key record ready to be written: its columns, encoded once.
+struct KeyRow {
+    locator: KeyLocator,
+    revision: i64,
+    due: Option<Millis>,
+    json: String,
+}
+
+impl KeyRow {
+    fn of(record: &KeyRecord) -> Result<KeyRow, StoreError> {
+        Ok(KeyRow {
+            locator: record.locator.clone(),
+            revision: revision_i64(record.revision),
+            due: record.due_at(),
+            json: encode(record)?,
+        })
+    }
+
+    fn insert(&self, c: &Connection) -> Result<(), StoreError> {
+        let l = &self.locator;
+        let n = exec(
+            c,
+            "INSERT INTO keys (region, account, key_id, revision, due_at, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+            params![
+                l.region.as_str(),
+                l.account.as_str(),
+                l.key_id.to_string(),
+                self.revision,
+                self.due,
+                self.json
+            ],
+        )
+        .map_err(backend)?;
+        if n == 0 {
+            return Err(StoreError::AlreadyExists);
+        }
+        Ok(())
+    }
+
+    fn update(&self, c: &Connection) -> Result<(), StoreError> {
+        let l = &self.locator;
+        let n = exec(
+            c,
+            "UPDATE keys SET revision = ?4, due_at = ?5, record = ?6
+                 WHERE region = ?1 AND account = ?2 AND key_id = ?3 AND revision = ?4 - 1",
+            params![
+                l.region.as_str(),
+                l.account.as_str(),
+                l.key_id.to_string(),
+                self.revision,
+                self.due,
+                self.json
+            ],
+        )
+        .map_err(backend)?;
+        if n == 1 {
+            return Ok(());
+        }
+        Err(cas_miss(
+            c,
+            l.region.as_str(),
+            l.account.as_str(),
+            &l.key_id.to_string(),
+        ))
+    }
+}
+
+/// Delete a key at `revision` with its aliases, usage and grants, inside
+/// the caller's transaction.
+fn delete_in(tx: &Connection, l: &KeyLocator, revision: u64) -> Result<(), StoreError> {
+    let rev = revision_i64(revision);
+    let (region, account, id) = (l.region.as_str(), l.account.as_str(), l.key_id.to_string());
+    let n = exec(
+        tx,
+        "DELETE FROM keys WHERE region = ?1 AND account = ?2 AND key_id = ?3 AND revision = ?4",
+        params![region, account, id, rev],
+    )
+    .map_err(backend)?;
+    if n == 0 {
+        return Err(cas_miss(tx, region, account, &id));
+    }
+    for sql in [
+        "DELETE FROM aliases WHERE region = ?1 AND account = ?2 AND target = ?3",
+        "DELETE FROM key_usage WHERE region = ?1 AND account = ?2 AND key_id = ?3",
+        "DELETE FROM grants WHERE region = ?1 AND account = ?2 AND key_id = ?3",
+    ] {
+        exec(tx, sql, params![region, account, id]).map_err(backend)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl KeyStore for SqliteStore {
     /// Copy every committed page into the database file (where
@@ -336,30 +428,8 @@ impl KeyStore for SqliteStore {
     }
 
     async fn insert_key(&self, record: &KeyRecord) -> Result<(), StoreError> {
-        let json = encode(record)?;
-        let l = record.locator.clone();
-        let (rev, due) = (revision_i64(record.revision), record.due_at());
-        self.run(move |c| {
-            let n = exec(
-                c,
-                "INSERT INTO keys (region, account, key_id, revision, due_at, record)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-                params![
-                    l.region.as_str(),
-                    l.account.as_str(),
-                    l.key_id.to_string(),
-                    rev,
-                    due,
-                    json
-                ],
-            )
-            .map_err(backend)?;
-            if n == 0 {
-                return Err(StoreError::AlreadyExists);
-            }
-            Ok(())
-        })
-        .await
+        let row = KeyRow::of(record)?;
+        self.run(move |c| row.insert(c)).await
     }
 
     async fn get_key(&self, locator: &KeyLocator) -> Result<Option<KeyRecord>, StoreError> {
@@ -380,66 +450,46 @@ impl KeyStore for SqliteStore {
     }
 
     async fn update_key(&self, record: &KeyRecord) -> Result<(), StoreError> {
-        let json = encode(record)?;
-        let l = record.locator.clone();
-        let (rev, due) = (revision_i64(record.revision), record.due_at());
-        self.run(move |c| {
-            let n = exec(
-                c,
-                "UPDATE keys SET revision = ?4, due_at = ?5, record = ?6
-                     WHERE region = ?1 AND account = ?2 AND key_id = ?3 AND revision = ?4 - 1",
-                params![
-                    l.region.as_str(),
-                    l.account.as_str(),
-                    l.key_id.to_string(),
-                    rev,
-                    due,
-                    json
-                ],
-            )
-            .map_err(backend)?;
-            if n == 1 {
-                return Ok(());
-            }
-            Err(cas_miss(
-                c,
-                l.region.as_str(),
-                l.account.as_str(),
-                &l.key_id.to_string(),
-            ))
-        })
-        .await
+        let row = KeyRow::of(record)?;
+        self.run(move |c| row.update(c)).await
     }
 
     async fn delete_key(&self, locator: &KeyLocator, revision: u64) -> Result<(), StoreError> {
         let l = locator.clone();
-        let rev = revision_i64(revision);
         self.run(move |c| {
             let tx = c.transaction().map_err(backend)?;
-            let (region, account, id) = (l.region.as_str(), l.account.as_str(), l.key_id.to_string());
-            let n = exec(&tx,
-                    "DELETE FROM keys WHERE region = ?1 AND account = ?2 AND key_id = ?3 AND revision = ?4",
-                    params![region, account, id, rev],
-                )
-                .map_err(backend)?;
-            if n == 0 {
-                return Err(cas_miss(&tx, region, account, &id));
+            delete_in(&tx, &l, revision)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn write_keys(&self, writes: &[KeyWrite]) -> Result<(), StoreError> {
+        enum Op {
+            Insert(KeyRow),
+            Update(KeyRow),
+            Delete(KeyLocator, u64),
+        }
+        let ops = writes
+            .iter()
+            .map(|w| {
+                Ok(match w {
+                    KeyWrite::Insert(r) => Op::Insert(KeyRow::of(r)?),
+                    KeyWrite::Update(r) => Op::Update(KeyRow::of(r)?),
+                    KeyWrite::Delete(l, rev) => Op::Delete(l.clone(), *rev),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.run(move |c| {
+            // Dropping the transaction on an error rolls every write back.
+            let tx = c.transaction().map_err(backend)?;
+            for op in &ops {
+                match op {
+                    Op::Insert(row) => row.insert(&tx)?,
+                    Op::Update(row) => row.update(&tx)?,
+                    Op::Delete(l, rev) => delete_in(&tx, l, *rev)?,
+                }
             }
-            exec(&tx,
-                "DELETE FROM aliases WHERE region = ?1 AND account = ?2 AND target = ?3",
-                params![region, account, id],
-            )
-            .map_err(backend)?;
-            exec(&tx,
-                "DELETE FROM key_usage WHERE region = ?1 AND account = ?2 AND key_id = ?3",
-                params![region, account, id],
-            )
-            .map_err(backend)?;
-            exec(&tx,
-                "DELETE FROM grants WHERE region = ?1 AND account = ?2 AND key_id = ?3",
-                params![region, account, id],
-            )
-            .map_err(backend)?;
             tx.commit().map_err(backend)
         })
         .await

@@ -6,7 +6,7 @@ use crate::authz::{Ask, KeyView};
 use crate::{Caller, InvalidRequest, Kms, ServiceError, TagError, Unsupported};
 use trent_core::authz::Action;
 use trent_core::ids::{Accepts, KeyId, KeyLocator};
-use trent_core::key::{KeyRecord, KeyVersion, DEFAULT_DELETION_WINDOW_DAYS, MAX_TAGS};
+use trent_core::key::{KeyRecord, KeyVersion, MultiRegion, DEFAULT_DELETION_WINDOW_DAYS, MAX_TAGS};
 use trent_core::policy::{default_policy, PolicyDocument};
 use trent_proto::ops::*;
 use trent_proto::*;
@@ -85,9 +85,28 @@ pub(crate) fn metadata(r: &KeyRecord) -> KeyMetadata {
         key_agreement_algorithms: algorithms.key_agreement.map(<[_]>::to_vec),
         encapsulation_algorithms: algorithms.encapsulation.map(<[_]>::to_vec),
         mac_algorithms: algorithms.mac.map(<[_]>::to_vec),
-        multi_region: false,
-        multi_region_configuration: None,
-        pending_deletion_window_in_days: None,
+        multi_region: r.multi_region.is_some(),
+        multi_region_configuration: r.multi_region.as_ref().map(|m| {
+            let key = |region: &trent_core::ids::Region| MultiRegionKey {
+                arn: KeyLocator {
+                    region: region.clone(),
+                    ..r.locator.clone()
+                }
+                .arn(),
+                region: region.to_string(),
+            };
+            MultiRegionConfiguration {
+                multi_region_key_type: if r.is_replica() { "REPLICA" } else { "PRIMARY" },
+                primary_key: key(&m.primary),
+                replica_keys: m.replicas.iter().map(key).collect(),
+            }
+        }),
+        // Shown only while a primary waits for its replicas, as AWS does.
+        pending_deletion_window_in_days: r
+            .deletion
+            .as_ref()
+            .filter(|_| r.state == KeyState::PendingReplicaDeletion)
+            .map(|d| i64::from(d.window_days)),
         // AWS reports it for symmetric keys only.
         current_key_material_id: r
             .current()
@@ -150,9 +169,7 @@ impl Kms {
         if external && !trent_core::spec::importable(spec) {
             return Err(Unsupported::ImportSpec(spec.as_str()).into());
         }
-        if r.multi_region == Some(true) {
-            return Err(Unsupported::MultiRegion.into());
-        }
+        let multi_region = r.multi_region == Some(true);
         let tags = check_tags(r.tags.as_deref().unwrap_or_default())?;
         let tag_keys: Vec<String> = tags.iter().map(|(k, _)| k.clone()).collect();
         self.authorize_identity(
@@ -162,7 +179,7 @@ impl Kms {
             &Ask {
                 request_tags: Some(&tags),
                 tag_keys: Some(&tag_keys),
-                new_key: Some((spec.as_str(), usage.as_str(), origin.as_str(), false)),
+                new_key: Some((spec.as_str(), usage.as_str(), origin.as_str(), multi_region)),
                 ..Default::default()
             },
         )?;
@@ -194,7 +211,11 @@ impl Kms {
             let loc = KeyLocator {
                 region: caller.region.clone(),
                 account: caller.account.clone(),
-                key_id: KeyId::from_random(self.random::<16>()?),
+                key_id: if multi_region {
+                    KeyId::from_parts(true, self.random::<16>()?)
+                } else {
+                    KeyId::from_random(self.random::<16>()?)
+                },
             };
             // The default policy gives the account to IAM: only a policy
             // of the caller's own making can lock it out.
@@ -202,7 +223,7 @@ impl Kms {
                 self.check_lockout(caller, &loc, &policy).await?;
             }
             let description = r.description.clone().unwrap_or_default();
-            let record = if external {
+            let mut record = if external {
                 KeyRecord::new_external(
                     loc,
                     now,
@@ -234,6 +255,12 @@ impl Kms {
                     },
                 )
             };
+            if multi_region {
+                record.multi_region = Some(MultiRegion {
+                    primary: caller.region.clone(),
+                    replicas: Vec::new(),
+                });
+            }
             match self.store.insert_key(&record).await {
                 Ok(()) => {
                     caller.notes.key(&record.arn());
@@ -454,11 +481,15 @@ impl Kms {
                 Ok(k.schedule_deletion(now, days)?)
             })
             .await?;
-        let date = next.deletion.as_ref().map_or(now, |d| d.date);
+        let date = next
+            .deletion
+            .as_ref()
+            .filter(|_| next.state == KeyState::PendingDeletion)
+            .map(|d| Timestamp::from_millis(d.date));
         Ok(ScheduleKeyDeletionResponse {
             key_id: next.arn(),
-            deletion_date: Timestamp::from_millis(date),
-            key_state: KeyState::PendingDeletion,
+            deletion_date: date,
+            key_state: next.state,
             pending_window_in_days: i64::from(days),
         })
     }

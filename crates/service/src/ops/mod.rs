@@ -6,6 +6,7 @@ mod crypto;
 mod grants;
 mod import;
 mod keys;
+mod multi_region;
 mod policy;
 mod rotation;
 mod tags;

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Encrypt and Decrypt (1 KiB, 64 connections, pre-signed requests, audit
+# trail on) with an ordinary key, a key with imported material, and a
+# multi-Region key's replica in another Region (Decrypt there of a
+# ciphertext its primary made), in turns, ROUNDS times. The three must run
+# at the same rate: imported material and replicas are served from the same
+# cache entry as any key. Results: stdout and bench/results/<time>/summary.md.
+#
+# Knobs: DURATION (seconds per run, default 10), ROUNDS (default 3), PORT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source bench/lib.sh
+
+echo "== Trent $(git rev-parse --short HEAD), $(nproc) cores, ${DURATION}s per run, x$ROUNDS" | tee "$OUT/summary.md"
+: > "$OUT/rows.tsv"
+start_trent
+"$PY" "$GEN" setup --endpoint "$URL" --out "$WORK/state.json"
+"$PY" "$GEN" setup-keys --endpoint "$URL" --state "$WORK/state.json"
+for r in $(seq 1 "$ROUNDS"); do
+    # (name, op, key, ciphertext, Region), re-signed each round (SigV4's
+    # five-minute window).
+    while read -r name op key blob region; do
+        "$PY" "$GEN" static --host "$HOST" --state "$WORK/state.json" --op "$op" \
+            --key "$key" --blob "$blob" --region "$region" > "$WORK/$name.lua"
+        run_wrk "$name" 64 "$WORK/$name.lua"
+    done <<'RUNS'
+encrypt-ordinary encrypt key blob us-east-1
+encrypt-imported encrypt byok byok_blob us-east-1
+encrypt-replica encrypt mrk mrk_blob eu-west-1
+decrypt-ordinary decrypt key blob us-east-1
+decrypt-imported decrypt byok byok_blob us-east-1
+decrypt-replica decrypt mrk mrk_blob eu-west-1
+RUNS
+done
+stop_server
+
+"$PY" - "$OUT/rows.tsv" >> "$OUT/summary.md" <<'PYEOF'
+import statistics, sys
+runs = {}
+for name, c, rps, p50, p99, cpu in (l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()):
+    runs.setdefault(name, []).append((float(rps), float(p50), float(p99), float(cpu)))
+def med(name, i=0):
+    return statistics.median(x[i] for x in runs[name])
+print("\n| run | requests/s | p50 ms | p99 ms | server CPU µs/request | runs |\n|---|---|---|---|---|---|")
+for name, xs in runs.items():
+    print(f"| {name} | {med(name):.0f} | {med(name, 1):.2f} | {med(name, 2):.2f} | {med(name, 3):.1f} | {len(xs)} |")
+for op in ("encrypt", "decrypt"):
+    base = med(f"{op}-ordinary")
+    print(f"\n{op}: imported / ordinary {med(f'{op}-imported') / base:.3f}, replica / ordinary {med(f'{op}-replica') / base:.3f}"
+          f" (CPU per request {med(f'{op}-imported', 3) / med(f'{op}-ordinary', 3):.3f}, {med(f'{op}-replica', 3) / med(f'{op}-ordinary', 3):.3f}; target: within 5%)")
+PYEOF
+cat "$OUT/summary.md"
+echo "raw wrk output: $OUT"

@@ -1,0 +1,271 @@
+//! ReplicateKey and UpdatePrimaryRegion.
+//!
+//! A multi-Region key is one record per Region, all with the same key id
+//! (`mrk-…`), each complete on its own: a Region answers Encrypt, Decrypt and
+//! DescribeKey from its own record, with no call to another Region. What the
+//! set shares (material versions, rotation settings, the list of Regions) is
+//! written to every record in one store transaction (see `Kms::commit`);
+//! what each key keeps for itself (policy, description, tags, aliases,
+//! enabled state, grants) is never copied.
+
+use super::keys::{check_tags, metadata, req};
+use crate::authz::{Ask, KeyView};
+use crate::{Caller, Kms, ServiceError, Unsupported};
+use trent_core::authz::Action;
+use trent_core::ids::{Accepts, KeyLocator, Region};
+use trent_core::key::{KeyRecord, MultiRegion};
+use trent_core::policy::{default_policy, PolicyDocument};
+use trent_proto::ops::*;
+use trent_proto::*;
+use trent_store::{KeyWrite, StoreError};
+
+/// How many times a multi-Region change is retried after losing a race.
+const ATTEMPTS: usize = 16;
+
+impl Kms {
+    /// Whether this deployment serves `region` (configured; default: any).
+    fn serves(&self, region: &Region) -> bool {
+        self.regions
+            .as_ref()
+            .is_none_or(|served| served.contains(region))
+    }
+
+    /// ReplicateKey.
+    pub async fn replicate_key(
+        &self,
+        caller: &Caller,
+        r: ReplicateKeyRequest,
+    ) -> Result<ReplicateKeyResponse, ServiceError> {
+        let target = Region::parse(req(&r.replica_region))
+            .ok_or_else(|| Unsupported::ReplicaRegion(req(&r.replica_region).to_string()))?;
+        let tags = check_tags(r.tags.as_deref().unwrap_or_default())?;
+        let explicit_policy = r.policy.is_some();
+        let policy = match &r.policy {
+            Some(p) => {
+                PolicyDocument::parse(p)?;
+                p.clone()
+            }
+            None => default_policy(&caller.account.root_arn()),
+        };
+        for _ in 0..ATTEMPTS {
+            let primary = self
+                .managed(caller, &r.key_id, Accepts::KeyOnly, Action::ReplicateKey)
+                .await?;
+            let arn = primary.arn();
+            let Some(config) = primary.multi_region.clone() else {
+                return Err(Unsupported::NotMultiRegion(arn).into());
+            };
+            if primary.is_replica() {
+                return Err(Unsupported::ReplicaOfReplica(arn).into());
+            }
+            if target == primary.locator.region {
+                return Err(Unsupported::SameRegion(target.to_string()).into());
+            }
+            if !self.serves(&target) {
+                return Err(Unsupported::ReplicaRegion(target.to_string()).into());
+            }
+            if config.replicas.contains(&target) {
+                return Err(ServiceError::ReplicaExists {
+                    arn,
+                    region: target.to_string(),
+                });
+            }
+            match primary.state {
+                KeyState::Disabled => return Err(trent_core::KeyError::Disabled { arn }.into()),
+                KeyState::PendingDeletion | KeyState::PendingReplicaDeletion => {
+                    return Err(trent_core::KeyError::PendingDeletion { arn }.into())
+                }
+                _ => {}
+            }
+            let replica_loc = KeyLocator {
+                region: target.clone(),
+                ..primary.locator.clone()
+            };
+            // The replica is a new key in its Region: CreateKey there too.
+            let tag_keys: Vec<String> = tags.iter().map(|(k, _)| k.clone()).collect();
+            self.authorize_identity(
+                caller,
+                Action::CreateKey,
+                "*",
+                &Ask {
+                    request_tags: Some(&tags),
+                    tag_keys: Some(&tag_keys),
+                    new_key: Some((
+                        primary.spec.as_str(),
+                        primary.usage.as_str(),
+                        primary.origin.as_str(),
+                        true,
+                    )),
+                    ..Default::default()
+                },
+            )?;
+            if explicit_policy && r.bypass_policy_lockout_safety_check != Some(true) {
+                self.check_lockout(caller, &replica_loc, &policy).await?;
+            }
+            let mut next_config = config.clone();
+            next_config.replicas.push(target.clone());
+            let versions = primary
+                .versions
+                .iter()
+                .map(|v| {
+                    let mut copy = self.rewrap_version(&primary, v, &replica_loc)?;
+                    // Imported material is imported into each Region's key.
+                    if primary.origin == OriginType::External {
+                        copy.wrapped.clear();
+                    }
+                    Ok(copy)
+                })
+                .collect::<Result<Vec<_>, ServiceError>>()?;
+            let replica = primary.replica(
+                target.clone(),
+                self.clock.now(),
+                (
+                    r.description.clone().unwrap_or_default(),
+                    policy.clone(),
+                    tags.clone(),
+                ),
+                versions,
+                next_config.clone(),
+            );
+            let mut writes = vec![KeyWrite::Insert(replica.clone())];
+            writes.extend(self.set_writes(&primary, &next_config).await?);
+            match self.store.write_keys(&writes).await {
+                Ok(()) => {
+                    self.invalidate_set(&primary);
+                    caller.notes.key(&replica.arn());
+                    return Ok(ReplicateKeyResponse {
+                        replica_key_metadata: metadata(&replica),
+                        replica_policy: policy,
+                        replica_tags: tags
+                            .into_iter()
+                            .map(|(k, v)| Tag {
+                                tag_key: Some(k),
+                                tag_value: Some(v),
+                            })
+                            .collect(),
+                    });
+                }
+                Err(StoreError::Conflict | StoreError::NotFound) => tokio::task::yield_now().await,
+                // A single-Region key of the same id cannot exist (mrk- ids
+                // are only made for multi-Region keys), so this is a replica
+                // made by a racing request.
+                Err(StoreError::AlreadyExists) => {
+                    return Err(ServiceError::ReplicaExists {
+                        arn: primary.arn(),
+                        region: target.to_string(),
+                    })
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict.into())
+    }
+
+    /// UpdatePrimaryRegion: the replica in `PrimaryRegion` becomes the
+    /// primary and the primary a replica, in one transaction over every
+    /// key of the set (so the transient `Updating` state is never seen).
+    pub async fn update_primary_region(
+        &self,
+        caller: &Caller,
+        r: UpdatePrimaryRegionRequest,
+    ) -> Result<(), ServiceError> {
+        let target = Region::parse(req(&r.primary_region))
+            .ok_or_else(|| Unsupported::ReplicaRegion(req(&r.primary_region).to_string()))?;
+        for _ in 0..ATTEMPTS {
+            let primary = self
+                .managed(
+                    caller,
+                    &r.key_id,
+                    Accepts::KeyOnly,
+                    Action::UpdatePrimaryRegion,
+                )
+                .await?;
+            let arn = primary.arn();
+            let Some(config) = primary.multi_region.clone() else {
+                return Err(Unsupported::NotMultiRegion(arn).into());
+            };
+            if primary.is_replica() {
+                return Err(Unsupported::NotPrimary(arn).into());
+            }
+            if target == primary.locator.region {
+                return Err(Unsupported::AlreadyPrimary(target.to_string()).into());
+            }
+            if !config.replicas.contains(&target) {
+                return Err(ServiceError::KeyNotFound {
+                    arn: KeyLocator {
+                        region: target,
+                        ..primary.locator.clone()
+                    }
+                    .arn(),
+                });
+            }
+            match primary.state {
+                KeyState::Disabled => return Err(trent_core::KeyError::Disabled { arn }.into()),
+                KeyState::Enabled => {}
+                _ => return Err(trent_core::KeyError::PendingDeletion { arn }.into()),
+            }
+            let replica_loc = KeyLocator {
+                region: target.clone(),
+                ..primary.locator.clone()
+            };
+            let replica = self.record(&replica_loc).await?;
+            // The caller needs the permission on both keys, as in AWS.
+            let policy = crate::authz::compile_key_policy(&replica);
+            let replica_arn = replica.arn();
+            self.authorize_key(
+                caller,
+                Action::UpdatePrimaryRegion,
+                &KeyView::of_record(&replica, &replica_arn, &policy),
+                &Ask::default(),
+            )
+            .await?;
+            if matches!(
+                replica.state,
+                KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+            ) {
+                return Err(trent_core::KeyError::PendingDeletion { arn: replica_arn }.into());
+            }
+            let mut next_config = config.clone();
+            next_config.replicas.retain(|x| *x != target);
+            next_config.replicas.push(primary.locator.region.clone());
+            next_config.primary = target.clone();
+            let writes = self.set_writes(&primary, &next_config).await?;
+            match self.store.write_keys(&writes).await {
+                Ok(()) => {
+                    self.invalidate_set(&primary);
+                    return Ok(());
+                }
+                Err(StoreError::Conflict | StoreError::NotFound) => tokio::task::yield_now().await,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict.into())
+    }
+
+    /// Updates giving every existing key of `member`'s set (itself
+    /// included) the configuration `config`.
+    async fn set_writes(
+        &self,
+        member: &KeyRecord,
+        config: &MultiRegion,
+    ) -> Result<Vec<KeyWrite>, ServiceError> {
+        let mut writes = Vec::new();
+        let mut all = vec![member.clone()];
+        for loc in member.related() {
+            if let Some(o) = self.store.get_key(&loc).await? {
+                all.push(o);
+            }
+        }
+        for rec in all {
+            writes.push(KeyWrite::Update(rec.with_set(config.clone())));
+        }
+        Ok(writes)
+    }
+
+    fn invalidate_set(&self, member: &KeyRecord) {
+        self.cache.invalidate(&member.locator);
+        for loc in member.related() {
+            self.cache.invalidate(&loc);
+        }
+    }
+}
