@@ -117,6 +117,9 @@ def test_symmetric_import_with_each_wrapping_algorithm(server, kms, tmp_path, al
     assert meta["KeyState"] == "PendingImport" and meta["Origin"] == "EXTERNAL"
     assert not meta["Enabled"]
     assert "ExpirationModel" not in meta and "CurrentKeyMaterialId" not in meta
+    # Nothing to delete yet: no effect, as AWS's key-state table says.
+    out = kms.delete_imported_key_material(KeyId=key_id)
+    assert out["KeyId"] == meta["Arn"] and "KeyMaterialId" not in out
     with pytest.raises(ClientError) as e:
         kms.encrypt(KeyId=key_id, Plaintext=b"x")
     assert error_of(e)[:1] == ("KMSInvalidStateException",)
@@ -208,10 +211,18 @@ def test_token_and_material_errors(server, kms, kms_raw, tmp_path):
     short = wrap(tmp_path, p["PublicKey"], b"\x07" * 16, "RSAES_OAEP_SHA_256")
     assert attempt(EncryptedKeyMaterial=short)[0] == "IncorrectKeyMaterialException"
     # Expiration rules.
-    assert attempt(ExpirationModel="KEY_MATERIAL_EXPIRES")[0] == "ValidationException"
+    # AWS's default model is KEY_MATERIAL_EXPIRES: without ValidTo, refused.
+    for kw in (dict(ExpirationModel="KEY_MATERIAL_EXPIRES"), dict(ExpirationModel=None)):
+        args = {k: v for k, v in kw.items() if v is not None}
+        with pytest.raises(ClientError) as e:
+            kms_raw.import_key_material(KeyId=key_id, ImportToken=p["ImportToken"], EncryptedKeyMaterial=encrypted, **args)
+        assert error_of(e) == (
+            "ValidationException", "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES", 400
+        )
     code, msg, status = attempt(ValidTo=server_now(server) + 3600)
     assert (code, status) == ("ValidationException", 400) and "KEY_MATERIAL_DOES_NOT_EXPIRE" in msg
-    assert attempt(ExpirationModel="KEY_MATERIAL_EXPIRES", ValidTo=server_now(server) + 60)[0] == "ValidationException"
+    for when in (server_now(server) - 60, server_now(server) + 366 * 24 * 3600):
+        assert attempt(ExpirationModel="KEY_MATERIAL_EXPIRES", ValidTo=when)[0] == "ValidationException"
     assert attempt(ImportType="NEW_KEY_MATERIAL", KeyMaterialId="a" * 64)[0] == "ValidationException"
     # None of the above spent the token or changed the key.
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
@@ -283,23 +294,23 @@ def test_delete_and_new_material_rotation(kms, tmp_path):
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"] == second
     rot = kms.list_key_rotations(KeyId=key_id)["Rotations"]
     assert [(r["KeyMaterialId"], r["RotationType"]) for r in rot] == [(second, "ON_DEMAND")]
-    # Deleting the old material leaves the key usable; its ciphertexts wait.
+    # Deleting any material, the old one here, puts the key in PendingImport
+    # until every material is back, as AWS documents.
     out = kms.delete_imported_key_material(KeyId=key_id, KeyMaterialId=first)
     assert out["KeyMaterialId"] == first
-    assert kms.decrypt(CiphertextBlob=blob_b)["Plaintext"] == b"under b"
-    with pytest.raises(ClientError) as e:
-        kms.decrypt(CiphertextBlob=blob_a)
-    assert error_of(e)[0] == "KMSInvalidStateException"
-    # Deleting the current material: PendingImport; Encrypt and EnableKey refused.
-    out = kms.delete_imported_key_material(KeyId=key_id)
-    assert out["KeyMaterialId"] == second
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
-    for call in (lambda: kms.encrypt(KeyId=key_id, Plaintext=b"x"), lambda: kms.enable_key(KeyId=key_id)):
+    for call in (
+        lambda: kms.decrypt(CiphertextBlob=blob_b),
+        lambda: kms.encrypt(KeyId=key_id, Plaintext=b"x"),
+        lambda: kms.enable_key(KeyId=key_id),
+    ):
         with pytest.raises(ClientError) as e:
             call()
         assert error_of(e)[0] == "KMSInvalidStateException"
+    out = kms.delete_imported_key_material(KeyId=key_id)
+    assert out["KeyMaterialId"] == second
     # Both come back with their own material; the key is usable again only
-    # when its current material is back.
+    # when both are.
     import_material(kms, tmp_path, key_id, a, ImportType="EXISTING_KEY_MATERIAL", KeyMaterialId=first)
     for call in (lambda: kms.encrypt(KeyId=key_id, Plaintext=b"x"), lambda: kms.decrypt(CiphertextBlob=blob_a)):
         with pytest.raises(ClientError) as e:
@@ -360,6 +371,28 @@ def test_asymmetric_and_hmac_import(kms, tmp_path):
         import_material(kms, tmp_path, external_key(kms, KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyId"],
                         bytes(20))
     assert error_of(e)[0] == "IncorrectKeyMaterialException"
+
+
+def test_import_condition_keys(server, kms, tmp_path):
+    """AWS's documented example: a key policy that refuses material that
+    never expires, and one that allows only RSA-AES wrapping."""
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
+        {"Sid": "MustExpire", "Effect": "Deny", "Principal": "*", "Action": "kms:ImportKeyMaterial", "Resource": "*",
+         "Condition": {"StringEquals": {"kms:ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}}},
+        {"Sid": "Wrapping", "Effect": "Deny", "Principal": "*", "Action": "kms:GetParametersForImport", "Resource": "*",
+         "Condition": {"StringNotLike": {"kms:WrappingAlgorithm": "RSA_AES_KEY_WRAP_*"}}},
+    ]})
+    key_id = external_key(kms, Policy=policy)["KeyId"]
+    with pytest.raises(ClientError) as e:
+        params(kms, key_id, "RSAES_OAEP_SHA_256")
+    assert error_of(e)[0] == "AccessDeniedException"
+    with pytest.raises(ClientError) as e:
+        import_material(kms, tmp_path, key_id, b"\x33" * 32, algorithm="RSA_AES_KEY_WRAP_SHA_256")
+    assert error_of(e)[0] == "AccessDeniedException"
+    import_material(kms, tmp_path, key_id, b"\x33" * 32, algorithm="RSA_AES_KEY_WRAP_SHA_256",
+                    ExpirationModel="KEY_MATERIAL_EXPIRES", ValidTo=server_now(server) + 3600)
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
 
 
 def test_cli_import_and_durable_across_restart(server, kms, tmp_path):

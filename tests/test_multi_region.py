@@ -2,6 +2,8 @@
 cross-Region decryption, shared and independent properties, rotation
 reaching replicas, deletion rules, through boto3 and the AWS CLI."""
 
+import json
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -54,7 +56,10 @@ def test_replicate_and_describe(clients):
     )
     rep = out["ReplicaKeyMetadata"]
     assert rep["KeyId"] == key_id and rep["Arn"] == arn(REPLICA, key_id)
-    assert rep["KeyState"] == "Enabled" and rep["Description"] == "replica"
+    # As AWS answers: still being made. It is ready at the first look.
+    assert rep["KeyState"] == "Creating" and rep["Enabled"] is False and "CurrentKeyMaterialId" not in rep
+    assert rep["Description"] == "replica"
+    assert eu.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
     assert rep["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA"
     assert out["ReplicaTags"] == [{"TagKey": "side", "TagValue": "eu"}]
     assert '"Version"' in out["ReplicaPolicy"] or '"Version" :' in out["ReplicaPolicy"]
@@ -245,9 +250,14 @@ def test_imported_multi_region_key(clients, tmp_path):
     us, eu = clients[PRIMARY], clients[REPLICA]
     key_id = us.create_key(MultiRegion=True, Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
     material = b"\x5c" * 32
+    # Not before the primary has material (AWS's key-state table).
+    with pytest.raises(ClientError) as e:
+        us.replicate_key(KeyId=key_id, ReplicaRegion=REPLICA)
+    assert error_of(e)[:1] == ("KMSInvalidStateException",) and "pending import" in error_of(e)[1]
     import_material(us, tmp_path, key_id, material)
     rep = us.replicate_key(KeyId=key_id, ReplicaRegion=REPLICA)["ReplicaKeyMetadata"]
-    assert rep["KeyState"] == "PendingImport" and rep["Origin"] == "EXTERNAL"
+    assert rep["Origin"] == "EXTERNAL"
+    assert eu.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
     with pytest.raises(ClientError) as e:
         import_material(eu, tmp_path, key_id, b"\x5d" * 32)
     assert error_of(e)[0] == "IncorrectKeyMaterialException"
@@ -292,3 +302,30 @@ def test_served_regions_are_configurable(tmp_path):
         assert code == "UnsupportedOperationException" and OTHER in msg
     finally:
         s.stop()
+
+
+def policy_with_deny(action, condition):
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
+        {"Sid": "Deny", "Effect": "Deny", "Principal": "*", "Action": action, "Resource": "*", "Condition": condition},
+    ]})
+
+
+def test_region_condition_keys(clients):
+    """kms:ReplicaRegion and kms:PrimaryRegion are set, so a Deny on them holds."""
+    us, eu = clients[PRIMARY], clients[REPLICA]
+    key_id = mrk(us, Policy=policy_with_deny(
+        ["kms:ReplicateKey", "kms:UpdatePrimaryRegion"],
+        {"StringEquals": {"kms:ReplicaRegion": OTHER}},
+    ))["KeyId"]
+    with pytest.raises(ClientError) as e:
+        us.replicate_key(KeyId=key_id, ReplicaRegion=OTHER)
+    assert error_of(e)[0] == "AccessDeniedException"
+    us.replicate_key(KeyId=key_id, ReplicaRegion=REPLICA)
+    other = mrk(us, Policy=policy_with_deny("kms:UpdatePrimaryRegion", {"StringEquals": {"kms:PrimaryRegion": REPLICA}}))
+    us.replicate_key(KeyId=other["KeyId"], ReplicaRegion=REPLICA)
+    us.replicate_key(KeyId=other["KeyId"], ReplicaRegion=OTHER)
+    with pytest.raises(ClientError) as e:
+        us.update_primary_region(KeyId=other["KeyId"], PrimaryRegion=REPLICA)
+    assert error_of(e)[0] == "AccessDeniedException"
+    us.update_primary_region(KeyId=other["KeyId"], PrimaryRegion=OTHER)

@@ -78,15 +78,19 @@ pub enum KeyError {
         arn: String,
     },
     /// `KMSInvalidStateException`: a second NEW_KEY_MATERIAL import while
-    /// one waits for RotateKeyOnDemand.
-    #[error("{arn} already has key material pending rotation. Rotate the key or delete that key material first.")]
+    /// one waits for RotateKeyOnDemand (AWS's wording, with the bare key id).
+    #[error("New key material (id: {new_id}) cannot be imported into KMS key {key_id}, because another key material (id: {pending_id}) is pending rotation.")]
     MaterialPendingRotation {
-        /// The key ARN.
-        arn: String,
+        /// The key id.
+        key_id: String,
+        /// The material being imported.
+        new_id: String,
+        /// The material waiting.
+        pending_id: String,
     },
     /// `KMSInvalidStateException`: RotateKeyOnDemand of a key with imported
     /// material and no new material to rotate to.
-    #[error("{arn} has no key material pending rotation. Import new key material with ImportType NEW_KEY_MATERIAL first.")]
+    #[error("No available key material pending rotation for the key: {arn}.")]
     NoMaterialPendingRotation {
         /// The key ARN.
         arn: String,

@@ -722,7 +722,9 @@ impl KeyRecord {
             .is_some_and(|p| p.material_id == imp.material_id);
         match imp.kind {
             _ if fresh => {
-                if imp.kind == Some(ImportKind::Existing) {
+                // A replica's versions come from its primary: before the
+                // primary has material there is nothing to match.
+                if imp.kind == Some(ImportKind::Existing) || self.is_replica() {
                     return Err(incorrect().into());
                 }
                 r.versions.push(KeyVersion {
@@ -742,8 +744,13 @@ impl KeyRecord {
                 if known.is_some() || pending_match {
                     return Err(KeyError::MaterialNotNew { arn: self.arn() }.into());
                 }
-                if self.pending_material.is_some() {
-                    return Err(KeyError::MaterialPendingRotation { arn: self.arn() }.into());
+                if let Some(p) = &self.pending_material {
+                    return Err(KeyError::MaterialPendingRotation {
+                        key_id: self.locator.key_id.to_string(),
+                        new_id: imp.material_id.to_string(),
+                        pending_id: p.material_id.clone(),
+                    }
+                    .into());
                 }
                 let number = self.next_version_number();
                 r.pending_material = Some(KeyVersion {
@@ -761,7 +768,11 @@ impl KeyRecord {
                     let old = r.versions[i].import.clone();
                     r.versions[i].wrapped = wrap(number)?;
                     r.versions[i].import = Some(info(old.as_ref()));
-                    if i + 1 == r.versions.len() && r.state == KeyState::PendingImport {
+                    // AWS: every material of the key must be back before
+                    // it leaves PendingImport.
+                    if r.state == KeyState::PendingImport
+                        && r.versions.iter().all(KeyVersion::present)
+                    {
                         r.state = KeyState::Enabled;
                     }
                 } else if let Some(p) = r.pending_material.as_mut().filter(|_| pending_match) {
@@ -776,18 +787,23 @@ impl KeyRecord {
     }
 
     /// DeleteImportedKeyMaterial: destroy one material (the current one when
-    /// no id is given). Deleting the current material puts the key in
-    /// PendingImport; a pending-rotation material is forgotten entirely.
-    /// Returns the new record and the id of the deleted material.
+    /// no id is given). The key goes to PendingImport (unless it is pending
+    /// deletion) until every material is imported again, as AWS documents;
+    /// a pending-rotation material is forgotten entirely. On a key that has
+    /// no material yet it does nothing (AWS: "No effect"). Returns the new
+    /// record and the id of the deleted material (`None`: nothing deleted).
     pub fn delete_imported(
         &self,
         material_id: Option<&str>,
-    ) -> Result<(KeyRecord, String), KeyError> {
+    ) -> Result<(KeyRecord, Option<String>), KeyError> {
         let mut r = self.next();
+        if self.versions.is_empty() && material_id.is_none() {
+            return Ok((r, None));
+        }
         if let Some(p) = &self.pending_material {
             if material_id == Some(p.material_id.as_str()) {
                 r.pending_material = None;
-                return Ok((r, p.material_id.clone()));
+                return Ok((r, Some(p.material_id.clone())));
             }
         }
         let index = match material_id {
@@ -807,10 +823,10 @@ impl KeyRecord {
         };
         let id = r.versions[index].material_id.clone();
         r.versions[index].wrapped.clear();
-        if index + 1 == r.versions.len() && !self.is_pending_deletion() {
+        if !self.is_pending_deletion() {
             r.state = KeyState::PendingImport;
         }
-        Ok((r, id))
+        Ok((r, Some(id)))
     }
 
     fn is_pending_deletion(&self) -> bool {
@@ -826,12 +842,11 @@ impl KeyRecord {
         let expired = |v: &KeyVersion| v.expires_at().is_some_and(|t| t <= now);
         let mut ids = Vec::new();
         let mut r = self.next();
-        let last = r.versions.len().checked_sub(1);
-        for (i, v) in r.versions.iter_mut().enumerate() {
+        for v in r.versions.iter_mut() {
             if expired(v) {
                 v.wrapped.clear();
                 ids.push(v.material_id.clone());
-                if Some(i) == last && !self.is_pending_deletion() {
+                if !self.is_pending_deletion() {
                     r.state = KeyState::PendingImport;
                 }
             }
@@ -1127,13 +1142,21 @@ mod tests {
         let r = n.rotate_imported(5).unwrap();
         assert_eq!(r.current().unwrap().material_id, "b");
         assert_eq!(r.current().unwrap().number, 2);
-        // Deleting a non-current material leaves the key usable.
+        // Deleting any material puts the key in PendingImport until every
+        // material is back.
         let (d, id) = r.delete_imported(Some("a")).unwrap();
-        assert_eq!(id, "a");
-        assert_eq!(d.state, KeyState::Enabled);
-        let (d, id) = d.delete_imported(None).unwrap();
-        assert_eq!(id, "b");
+        assert_eq!(id.as_deref(), Some("a"));
         assert_eq!(d.state, KeyState::PendingImport);
+        let (d, id) = d.delete_imported(None).unwrap();
+        assert_eq!(id.as_deref(), Some("b"));
+        assert_eq!(d.state, KeyState::PendingImport);
+        let d = d.import(0, &imp("b", None, "t6"), wrap).unwrap();
+        assert_eq!(d.state, KeyState::PendingImport, "a is still missing");
+        let d = d.import(0, &imp("a", None, "t7"), wrap).unwrap();
+        assert_eq!(d.state, KeyState::Enabled);
+        // Nothing to delete on a key that never had material.
+        let (n, id) = external().delete_imported(None).unwrap();
+        assert_eq!((n.state, id), (KeyState::PendingImport, None));
         assert!(matches!(
             d.delete_imported(Some("zz")),
             Err(KeyError::MaterialNotFound { .. })

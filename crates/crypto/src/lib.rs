@@ -277,6 +277,109 @@ mod tests {
     }
 
     #[test]
+    fn imported_material_id_golden() {
+        let p = SoftwareProvider::new();
+        let m = SecretBytes::new(vec![0x42; 32]);
+        let id = |key_id| hex_of(&p.imported_material_id(&m, key_id).unwrap());
+        // Computed independently with Python's hmac (docs/formats.md).
+        assert_eq!(
+            id("1234abcd-12ab-34cd-56ef-1234567890ab"),
+            "e28b08df100433575ec45da63d47870947089a2c8837989eeb2c1efdce6eacf7"
+        );
+        assert_eq!(
+            id("mrk-1234abcd12ab34cd56ef1234567890ab"),
+            "a1f003941d4d99e838d47db9c89841c8737a97b75bb8d1a3b91532a8fe6439e6"
+        );
+        let other = SecretBytes::new(vec![0x43; 32]);
+        assert_ne!(
+            p.imported_material_id(&other, "1234abcd-12ab-34cd-56ef-1234567890ab")
+                .unwrap(),
+            p.imported_material_id(&m, "1234abcd-12ab-34cd-56ef-1234567890ab")
+                .unwrap()
+        );
+    }
+
+    fn hex_of(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    /// Each wrapping algorithm unwraps what its documented construction
+    /// makes, and a changed byte, a truncation, another wrapping key or the
+    /// other algorithm fail, all with the same error.
+    #[test]
+    fn import_unwrapping() {
+        use aws_lc_rs::key_wrap::{AesKek, KeyWrapPadded, AES_256};
+        use trent_proto::EncryptionAlgorithmSpec as E;
+        let p = SoftwareProvider::new();
+        let spec = trent_proto::KeySpec::Rsa2048;
+        let wrapping = p.generate_key(spec).unwrap();
+        let public = p.load_key(spec, &wrapping).unwrap();
+        let other = p.generate_key(spec).unwrap();
+        let material = vec![0x5a; 48];
+        let wrap = |alg: ImportWrapping| -> Vec<u8> {
+            let oaep = match alg {
+                ImportWrapping::OaepSha1 | ImportWrapping::AesKeyWrapSha1 => E::RsaesOaepSha1,
+                _ => E::RsaesOaepSha256,
+            };
+            match alg {
+                ImportWrapping::OaepSha1 | ImportWrapping::OaepSha256 => {
+                    public.encrypt(oaep, &material).unwrap()
+                }
+                _ => {
+                    let aes = [7u8; 32];
+                    let mut out = public.encrypt(oaep, &aes).unwrap();
+                    let kek = AesKek::new(&AES_256, &aes).unwrap();
+                    let mut buf = vec![0u8; material.len() + 16];
+                    let n = kek.wrap_with_padding(&material, &mut buf).unwrap().len();
+                    out.extend_from_slice(&buf[..n]);
+                    out
+                }
+            }
+        };
+        let all = [
+            ImportWrapping::OaepSha1,
+            ImportWrapping::OaepSha256,
+            ImportWrapping::AesKeyWrapSha1,
+            ImportWrapping::AesKeyWrapSha256,
+        ];
+        for alg in all {
+            let c = wrap(alg);
+            let got = p.unwrap_import(spec, &wrapping, alg, &c).unwrap();
+            assert_eq!(got.expose(), &material[..], "{alg:?}");
+            let fail = |bytes: &[u8], key: &SecretBytes, a: ImportWrapping| {
+                matches!(
+                    p.unwrap_import(spec, key, a, bytes),
+                    Err(CryptoError::Authentication)
+                )
+            };
+            let mut flipped = c.clone();
+            let last = flipped.len() - 1;
+            flipped[last] ^= 1;
+            assert!(fail(&flipped, &wrapping, alg), "{alg:?} flipped");
+            assert!(fail(&c[..c.len() - 8], &wrapping, alg), "{alg:?} truncated");
+            assert!(fail(&c, &other, alg), "{alg:?} other key");
+            let swapped = match alg {
+                ImportWrapping::OaepSha1 => ImportWrapping::OaepSha256,
+                ImportWrapping::OaepSha256 => ImportWrapping::OaepSha1,
+                ImportWrapping::AesKeyWrapSha1 => ImportWrapping::AesKeyWrapSha256,
+                ImportWrapping::AesKeyWrapSha256 => ImportWrapping::AesKeyWrapSha1,
+            };
+            assert!(fail(&c, &wrapping, swapped), "{alg:?} as {swapped:?}");
+        }
+        // RSA-AES with nothing after the RSA part, or an AES key that is not
+        // 256 bits.
+        let rsa_only = public.encrypt(E::RsaesOaepSha256, &[7u8; 32]).unwrap();
+        assert!(p
+            .unwrap_import(spec, &wrapping, ImportWrapping::AesKeyWrapSha256, &rsa_only)
+            .is_err());
+        let mut short = public.encrypt(E::RsaesOaepSha256, &[7u8; 16]).unwrap();
+        short.extend_from_slice(&[0u8; 24]);
+        assert!(p
+            .unwrap_import(spec, &wrapping, ImportWrapping::AesKeyWrapSha256, &short)
+            .is_err());
+    }
+
+    #[test]
     fn seal_open_round_trip() {
         let k = key(1);
         let header = [5u8; 65];

@@ -46,6 +46,9 @@ pub(crate) struct Ask<'a> {
     /// `GrantTokens`: grants to consider although this node may not have
     /// loaded them yet.
     pub grant_tokens: &'a [String],
+    /// `kms:ExpirationModel`, `kms:ValidTo`, `kms:WrappingAlgorithm`,
+    /// `kms:WrappingKeySpec`, `kms:ReplicaRegion`, `kms:PrimaryRegion`.
+    pub key_set: trent_core::authz::KeySetFacts<'a>,
 }
 
 /// The algorithm condition keys of asymmetric and HMAC operations.
@@ -199,6 +202,7 @@ impl Kms {
         ctx.request_tags = ask.request_tags;
         ctx.tag_keys = ask.tag_keys;
         ctx.new_key = ask.new_key;
+        ctx.key_set = ask.key_set;
         ctx
     }
 

@@ -120,6 +120,12 @@ impl Kms {
         let Some(rec) = self.store.get_key(loc).await? else {
             return Ok(Outcome::Nothing);
         };
+        if rec.deletion_due(now) && rec.has_replicas() {
+            // Cannot happen through the API (such a key waits in
+            // PendingReplicaDeletion); refuse rather than orphan replicas.
+            tracing::error!(key = %loc.arn(), "a multi-Region primary key with replicas is due for deletion; not deleting it");
+            return Ok(Outcome::Nothing);
+        }
         if rec.deletion_due(now) {
             // A multi-Region key leaves its set: the other keys forget its
             // Region in the same transaction (and a primary waiting for its

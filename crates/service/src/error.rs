@@ -119,7 +119,7 @@ pub enum InvalidRequest {
     )]
     ValidToNotAllowed,
     /// `ValidTo` outside 10 minutes to 365 days from now.
-    #[error("ValidTo must be between 10 minutes and 365 days from the current date and time")]
+    #[error("ValidTo must be a future date and time no more than 365 days from now")]
     ValidToRange,
     /// `KeyMaterialId` with `ImportType` `NEW_KEY_MATERIAL`.
     #[error("You cannot specify a key material ID with ImportType set to NEW_KEY_MATERIAL")]
@@ -165,7 +165,7 @@ pub enum Unsupported {
     #[error("{0} is not a multi-Region key.")]
     NotMultiRegion(String),
     /// ReplicateKey of a replica.
-    #[error("{0} is a replica key. You can replicate only a multi-Region primary key.")]
+    #[error("{0} is not a multi-region primary key.")]
     ReplicaOfReplica(String),
     /// ReplicateKey into the primary's own Region.
     #[error("The replica Region {0} is the Region of the primary key.")]

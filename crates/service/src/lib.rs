@@ -481,7 +481,12 @@ impl Kms {
             let have = replica.current().map_or(0, |v| v.number);
             let mut new_versions = Vec::new();
             for v in next.versions.iter().filter(|v| v.number > have) {
-                new_versions.push(self.rewrap_version(next, v, &loc)?);
+                let mut copy = self.rewrap_version(next, v, &loc)?;
+                // Imported material reaches a replica only by its own import.
+                if next.origin == trent_proto::OriginType::External {
+                    copy.wrapped.clear();
+                }
+                new_versions.push(copy);
             }
             writes.push(trent_store::KeyWrite::Update(
                 replica.synced_with(next, new_versions),

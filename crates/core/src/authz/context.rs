@@ -37,6 +37,23 @@ pub struct GrantFacts<'a> {
     pub constraint_types: &'a [&'a str],
 }
 
+/// The condition keys of imported material and multi-Region requests.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeySetFacts<'a> {
+    /// `kms:ExpirationModel` (ImportKeyMaterial).
+    pub expiration_model: Option<&'a str>,
+    /// `kms:ValidTo`, seconds since the epoch (ImportKeyMaterial).
+    pub valid_to: Option<i64>,
+    /// `kms:WrappingAlgorithm` (GetParametersForImport).
+    pub wrapping_algorithm: Option<&'a str>,
+    /// `kms:WrappingKeySpec` (GetParametersForImport).
+    pub wrapping_key_spec: Option<&'a str>,
+    /// `kms:ReplicaRegion` (ReplicateKey).
+    pub replica_region: Option<&'a str>,
+    /// `kms:PrimaryRegion` (UpdatePrimaryRegion).
+    pub primary_region: Option<&'a str>,
+}
+
 /// Everything a condition can read, for one request.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestContext<'a> {
@@ -80,6 +97,8 @@ pub struct RequestContext<'a> {
     pub sts_external_id: Option<&'a str>,
     /// `sts:RoleSessionName` (AssumeRole).
     pub sts_role_session_name: Option<&'a str>,
+    /// Imported material and multi-Region keys.
+    pub key_set: KeySetFacts<'a>,
 }
 
 impl<'a> RequestContext<'a> {
@@ -106,6 +125,7 @@ impl<'a> RequestContext<'a> {
             new_key: None,
             sts_external_id: None,
             sts_role_session_name: None,
+            key_set: KeySetFacts::default(),
         }
     }
 }
@@ -218,6 +238,12 @@ impl Context for RequestContext<'_> {
             "kms:schedulekeydeletionpendingwindowindays" => {
                 self.pending_window_days.and_then(|d| one(d.to_string()))
             }
+            "kms:expirationmodel" => self.key_set.expiration_model.and_then(one),
+            "kms:validto" => self.key_set.valid_to.and_then(|t| one(t.to_string())),
+            "kms:wrappingalgorithm" => self.key_set.wrapping_algorithm.and_then(one),
+            "kms:wrappingkeyspec" => self.key_set.wrapping_key_spec.and_then(one),
+            "kms:replicaregion" => self.key_set.replica_region.and_then(one),
+            "kms:primaryregion" => self.key_set.primary_region.and_then(one),
             "sts:externalid" => self.sts_external_id.and_then(one),
             "sts:rolesessionname" => self.sts_role_session_name.and_then(one),
             "aws:tagkeys" => Some(Value::Many(

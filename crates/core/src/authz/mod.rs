@@ -29,7 +29,7 @@ mod principal;
 pub use action::{Action, ActionSet};
 pub use compiled::{CompiledPolicy, PolicyKind, Verdict};
 pub use condition::{parse_date, parse_operator, Context, UnknownOperator, Value};
-pub use context::{GrantFacts, KeyFacts, RequestContext};
+pub use context::{GrantFacts, KeyFacts, KeySetFacts, RequestContext};
 pub use glob::matches as glob_matches;
 pub use principal::{assumed_role_arn, Principal, PrincipalKind, PrincipalMatch, PrincipalPattern};
 

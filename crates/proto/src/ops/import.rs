@@ -151,7 +151,9 @@ impl Validate for DeleteImportedKeyMaterialRequest {
 #[serde(rename_all = "PascalCase")]
 pub struct DeleteImportedKeyMaterialResponse {
     pub key_id: String,
-    pub key_material_id: String,
+    /// Absent when the key had no material to delete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_material_id: Option<String>,
 }
 
 fn region(v: &mut Validator, member: &str, value: &Option<String>) {

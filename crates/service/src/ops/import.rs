@@ -21,9 +21,7 @@ use zeroize::Zeroizing;
 
 /// How long a public key and import token are valid.
 const TOKEN_LIFETIME_MS: Millis = DAY_MS;
-/// `ValidTo` must be at least this far ahead.
-const MIN_VALID_MS: Millis = 10 * 60 * 1000;
-/// ... and at most this far.
+/// `ValidTo` must be in the future, and at most this far.
 const MAX_VALID_MS: Millis = 365 * DAY_MS;
 /// Version of the token payload.
 const TOKEN_V1: u8 = 1;
@@ -137,21 +135,6 @@ impl Kms {
         caller: &Caller,
         r: GetParametersForImportRequest,
     ) -> Result<GetParametersForImportResponse, ServiceError> {
-        let rec = self
-            .managed(
-                caller,
-                &r.key_id,
-                Accepts::KeyOnly,
-                Action::GetParametersForImport,
-            )
-            .await?;
-        require_external(&rec)?;
-        if matches!(
-            rec.state,
-            KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
-        ) {
-            return Err(trent_core::KeyError::PendingDeletion { arn: rec.arn() }.into());
-        }
         let algorithm = r
             .wrapping_algorithm
             .as_ref()
@@ -162,6 +145,30 @@ impl Kms {
             .as_ref()
             .and_then(|a| a.known())
             .unwrap_or(WrappingKeySpec::Rsa2048);
+        let ask = crate::authz::Ask {
+            key_set: trent_core::authz::KeySetFacts {
+                wrapping_algorithm: Some(algorithm.as_str()),
+                wrapping_key_spec: Some(key_spec.as_str()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let rec = self
+            .managed_with(
+                caller,
+                &r.key_id,
+                Accepts::KeyOnly,
+                Action::GetParametersForImport,
+                ask,
+            )
+            .await?;
+        require_external(&rec)?;
+        if matches!(
+            rec.state,
+            KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+        ) {
+            return Err(trent_core::KeyError::PendingDeletion { arn: rec.arn() }.into());
+        }
         let (wrap_algorithm, algorithm_byte) =
             wrapping(algorithm).ok_or(Unsupported::Wrapping(algorithm.as_str()))?;
         let (spec, spec_byte) =
@@ -221,21 +228,20 @@ impl Kms {
     ) -> Result<ImportKeyMaterialResponse, ServiceError> {
         let now = self.clock.now();
         let model = r.expiration_model.as_ref().and_then(|m| m.known());
+        // AWS's default model is KEY_MATERIAL_EXPIRES, which needs ValidTo.
         let valid_to = match (model, r.valid_to) {
             (Some(ExpirationModelType::KeyMaterialDoesNotExpire), Some(_)) => {
                 return Err(InvalidRequest::ValidToNotAllowed.into())
             }
-            (Some(ExpirationModelType::KeyMaterialExpires), None) => {
-                return Err(InvalidRequest::ValidToRequired.into())
-            }
+            (Some(ExpirationModelType::KeyMaterialDoesNotExpire), None) => None,
+            (_, None) => return Err(InvalidRequest::ValidToRequired.into()),
             (_, Some(t)) => {
                 let t = t.to_millis();
-                if t < now + MIN_VALID_MS || t > now + MAX_VALID_MS {
+                if t <= now || t > now + MAX_VALID_MS {
                     return Err(InvalidRequest::ValidToRange.into());
                 }
                 Some(t)
             }
-            (_, None) => None,
         };
         let kind = r
             .import_type
@@ -248,12 +254,26 @@ impl Kms {
         if kind == Some(ImportKind::New) && r.key_material_id.is_some() {
             return Err(InvalidRequest::MaterialIdWithNewMaterial.into());
         }
+        let model_name = if valid_to.is_some() {
+            ExpirationModelType::KeyMaterialExpires
+        } else {
+            ExpirationModelType::KeyMaterialDoesNotExpire
+        };
+        let ask = crate::authz::Ask {
+            key_set: trent_core::authz::KeySetFacts {
+                expiration_model: Some(model_name.as_str()),
+                valid_to: valid_to.map(|t| t.div_euclid(1000)),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
         let rec = self
-            .managed(
+            .managed_with(
                 caller,
                 &r.key_id,
                 Accepts::KeyOnly,
                 Action::ImportKeyMaterial,
+                ask,
             )
             .await?;
         require_external(&rec)?;
@@ -308,10 +328,16 @@ impl Kms {
                 expires_at: token.expires_at,
             },
         };
-        let ask = crate::authz::Ask::default();
         let next = self
             .update(caller, &loc, Action::ImportKeyMaterial, &ask, |k| {
                 require_external(k)?;
+                // The clock again: the unwrapping may have waited in the
+                // pool, and a token must not outlive its expiry there (nor
+                // be forgotten as spent while one still uses it).
+                let now = self.clock.now();
+                if token.expires_at <= now {
+                    return Err(ServiceError::ExpiredImportToken);
+                }
                 k.import(now, &imp, |number| {
                     self.root
                         .wrap(&material, &KeyVersion::wrap_aad(&loc, number))
@@ -333,7 +359,7 @@ impl Kms {
         r: DeleteImportedKeyMaterialRequest,
     ) -> Result<DeleteImportedKeyMaterialResponse, ServiceError> {
         let loc = self.locate(caller, &r.key_id).await?;
-        let mut deleted = String::new();
+        let mut deleted = None;
         let next = self
             .update(
                 caller,
@@ -348,7 +374,9 @@ impl Kms {
                 },
             )
             .await?;
-        caller.notes.key_material(&deleted.as_str().into());
+        if let Some(id) = &deleted {
+            caller.notes.key_material(&id.as_str().into());
+        }
         Ok(DeleteImportedKeyMaterialResponse {
             key_id: next.arn(),
             key_material_id: deleted,

@@ -66,9 +66,8 @@ pub(crate) fn metadata(r: &KeyRecord) -> KeyMetadata {
             .as_ref()
             .filter(|_| pending)
             .map(|d| Timestamp::from_millis(d.date)),
-        valid_to: imported
-            .and_then(|i| i.valid_to)
-            .map(Timestamp::from_millis),
+        // AWS: the earliest expiry of any imported material of the key.
+        valid_to: r.next_expiry().map(Timestamp::from_millis),
         origin: r.origin,
         expiration_model: imported.map(|i| {
             if i.valid_to.is_some() {
@@ -357,6 +356,19 @@ impl Kms {
         accepts: Accepts,
         action: Action,
     ) -> Result<KeyRecord, ServiceError> {
+        self.managed_with(caller, key_id, accepts, action, Ask::default())
+            .await
+    }
+
+    /// [`Kms::managed`] with the request's own condition keys.
+    pub(crate) async fn managed_with(
+        &self,
+        caller: &Caller,
+        key_id: &Option<String>,
+        accepts: Accepts,
+        action: Action,
+        ask: Ask<'_>,
+    ) -> Result<KeyRecord, ServiceError> {
         let named = req(key_id);
         let loc = self.resolve(caller, named, accepts).await?;
         let record = self.record(&loc).await?;
@@ -364,7 +376,7 @@ impl Kms {
         let arn = loc.arn();
         let ask = Ask {
             request_alias: crate::authz::request_alias(named),
-            ..Default::default()
+            ..ask
         };
         self.authorize_key(
             caller,

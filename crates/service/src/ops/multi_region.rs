@@ -47,9 +47,23 @@ impl Kms {
             }
             None => default_policy(&caller.account.root_arn()),
         };
+        let region_name = target.to_string();
+        let ask = Ask {
+            key_set: trent_core::authz::KeySetFacts {
+                replica_region: Some(&region_name),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
         for _ in 0..ATTEMPTS {
             let primary = self
-                .managed(caller, &r.key_id, Accepts::KeyOnly, Action::ReplicateKey)
+                .managed_with(
+                    caller,
+                    &r.key_id,
+                    Accepts::KeyOnly,
+                    Action::ReplicateKey,
+                    ask,
+                )
                 .await?;
             let arn = primary.arn();
             let Some(config) = primary.multi_region.clone() else {
@@ -72,6 +86,9 @@ impl Kms {
             }
             match primary.state {
                 KeyState::Disabled => return Err(trent_core::KeyError::Disabled { arn }.into()),
+                KeyState::PendingImport => {
+                    return Err(trent_core::KeyError::PendingImport { arn }.into())
+                }
                 KeyState::PendingDeletion | KeyState::PendingReplicaDeletion => {
                     return Err(trent_core::KeyError::PendingDeletion { arn }.into())
                 }
@@ -128,13 +145,23 @@ impl Kms {
                 next_config.clone(),
             );
             let mut writes = vec![KeyWrite::Insert(replica.clone())];
-            writes.extend(self.set_writes(&primary, &next_config).await?);
+            writes.extend(self.set_writes(std::slice::from_ref(&primary), &next_config).await?);
             match self.store.write_keys(&writes).await {
                 Ok(()) => {
                     self.invalidate_set(&primary);
+                    self.cache.invalidate(&replica_loc);
                     caller.notes.key(&replica.arn());
+                    // AWS answers while the replica is still being made:
+                    // `Creating`, not enabled, no material id yet. Trent's
+                    // replica is complete already (DescribeKey shows it
+                    // Enabled), which a client waiting for Enabled sees at
+                    // its first poll.
+                    let mut shown = metadata(&replica);
+                    shown.key_state = KeyState::Creating;
+                    shown.enabled = false;
+                    shown.current_key_material_id = None;
                     return Ok(ReplicateKeyResponse {
-                        replica_key_metadata: metadata(&replica),
+                        replica_key_metadata: shown,
                         replica_policy: policy,
                         replica_tags: tags
                             .into_iter()
@@ -171,13 +198,22 @@ impl Kms {
     ) -> Result<(), ServiceError> {
         let target = Region::parse(req(&r.primary_region))
             .ok_or_else(|| Unsupported::ReplicaRegion(req(&r.primary_region).to_string()))?;
+        let region_name = target.to_string();
+        let ask = Ask {
+            key_set: trent_core::authz::KeySetFacts {
+                primary_region: Some(&region_name),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
         for _ in 0..ATTEMPTS {
             let primary = self
-                .managed(
+                .managed_with(
                     caller,
                     &r.key_id,
                     Accepts::KeyOnly,
                     Action::UpdatePrimaryRegion,
+                    ask,
                 )
                 .await?;
             let arn = primary.arn();
@@ -202,6 +238,9 @@ impl Kms {
             match primary.state {
                 KeyState::Disabled => return Err(trent_core::KeyError::Disabled { arn }.into()),
                 KeyState::Enabled => {}
+                KeyState::PendingImport => {
+                    return Err(trent_core::KeyError::PendingImport { arn }.into())
+                }
                 _ => return Err(trent_core::KeyError::PendingDeletion { arn }.into()),
             }
             let replica_loc = KeyLocator {
@@ -216,7 +255,7 @@ impl Kms {
                 caller,
                 Action::UpdatePrimaryRegion,
                 &KeyView::of_record(&replica, &replica_arn, &policy),
-                &Ask::default(),
+                &ask,
             )
             .await?;
             if matches!(
@@ -229,7 +268,12 @@ impl Kms {
             next_config.replicas.retain(|x| *x != target);
             next_config.replicas.push(primary.locator.region.clone());
             next_config.primary = target.clone();
-            let writes = self.set_writes(&primary, &next_config).await?;
+            // Written from the records just checked (their revisions are
+            // the compare-and-swap tokens): a change to the replica since
+            // its authorization and state check makes this a conflict.
+            let writes = self
+                .set_writes(&[primary.clone(), replica], &next_config)
+                .await?;
             match self.store.write_keys(&writes).await {
                 Ok(()) => {
                     self.invalidate_set(&primary);
@@ -242,16 +286,20 @@ impl Kms {
         Err(StoreError::Conflict.into())
     }
 
-    /// Updates giving every existing key of `member`'s set (itself
-    /// included) the configuration `config`.
+    /// Updates giving every existing key of the set the configuration
+    /// `config`: the records in `known` (the first is a member of the set)
+    /// as they were read and checked, the others read now.
     async fn set_writes(
         &self,
-        member: &KeyRecord,
+        known: &[KeyRecord],
         config: &MultiRegion,
     ) -> Result<Vec<KeyWrite>, ServiceError> {
         let mut writes = Vec::new();
-        let mut all = vec![member.clone()];
-        for loc in member.related() {
+        let mut all = known.to_vec();
+        for loc in known.first().map(KeyRecord::related).unwrap_or_default() {
+            if all.iter().any(|r| r.locator == loc) {
+                continue;
+            }
             if let Some(o) = self.store.get_key(&loc).await? {
                 all.push(o);
             }

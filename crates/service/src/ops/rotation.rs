@@ -159,7 +159,11 @@ impl Kms {
                 } else {
                     KeyMaterialState::NonCurrent
                 };
-                let import = v.import.as_ref();
+                // AWS shows the import fields for symmetric keys only.
+                let import = v
+                    .import
+                    .as_ref()
+                    .filter(|_| rec.spec == KeySpec::SymmetricDefault);
                 RotationsListEntry {
                     key_id: key_id.clone(),
                     key_material_id: v.material_id.clone(),
@@ -179,7 +183,10 @@ impl Kms {
                             ExpirationModelType::KeyMaterialDoesNotExpire
                         }
                     }),
-                    valid_to: v.expires_at().map(Timestamp::from_millis),
+                    valid_to: v
+                        .expires_at()
+                        .filter(|_| import.is_some())
+                        .map(Timestamp::from_millis),
                     rotation_date: v
                         .rotation_type
                         .map(|_| Timestamp::from_millis(v.created_at)),
