@@ -265,6 +265,36 @@ def test_imported_multi_region_key(clients, tmp_path):
     blob = us.encrypt(KeyId=key_id, Plaintext=b"byok everywhere")["CiphertextBlob"]
     assert eu.decrypt(CiphertextBlob=blob)["Plaintext"] == b"byok everywhere"
 
+    # New material: into the primary first, then into each replica, then
+    # one on-demand rotation for the set.
+    new = b"\x5e" * 32
+    with pytest.raises(ClientError) as e:
+        import_material(eu, tmp_path, key_id, new, ImportType="NEW_KEY_MATERIAL")
+    assert error_of(e)[0] == "UnsupportedOperationException"
+    new_id = import_material(us, tmp_path, key_id, new, ImportType="NEW_KEY_MATERIAL")["KeyMaterialId"]
+
+    def pending(client):
+        rot = client.list_key_rotations(KeyId=key_id, IncludeKeyMaterial="ALL_KEY_MATERIAL")["Rotations"]
+        return [(r["ImportState"], r["KeyMaterialState"]) for r in rot if r["KeyMaterialId"] == new_id]
+
+    assert pending(us) == [("IMPORTED", "PENDING_MULTI_REGION_IMPORT_AND_ROTATION")]
+    assert pending(eu) == [("PENDING_IMPORT", "PENDING_MULTI_REGION_IMPORT_AND_ROTATION")]
+    with pytest.raises(ClientError) as e:
+        us.rotate_key_on_demand(KeyId=key_id)
+    assert error_of(e)[0] == "KMSInvalidStateException"
+    with pytest.raises(ClientError) as e:
+        import_material(eu, tmp_path, key_id, b"\x5f" * 32)
+    assert error_of(e)[0] == "IncorrectKeyMaterialException"
+    import_material(eu, tmp_path, key_id, new, ImportType="EXISTING_KEY_MATERIAL", KeyMaterialId=new_id)
+    assert pending(us) == [("IMPORTED", "PENDING_ROTATION")]
+    us.rotate_key_on_demand(KeyId=key_id)
+    for client in (us, eu):
+        assert client.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"] == new_id
+    blob2 = us.encrypt(KeyId=key_id, Plaintext=b"rotated")["CiphertextBlob"]
+    out = eu.decrypt(CiphertextBlob=blob2)
+    assert out["Plaintext"] == b"rotated" and out["KeyMaterialId"] == new_id
+    assert eu.decrypt(CiphertextBlob=blob)["Plaintext"] == b"byok everywhere"
+
 
 def test_survives_restart(server, clients):
     """Last in the module: it restarts the server on a new port."""

@@ -71,8 +71,9 @@ pub enum KeyError {
         arn: String,
     },
     /// `UnsupportedOperationException`: only symmetric encryption keys take
-    /// more than one key material.
-    #[error("{arn} does not support importing new key material; only symmetric encryption keys can have more than one key material.")]
+    /// more than one key material, and a multi-Region key takes new
+    /// material through its primary.
+    #[error("{arn} does not support importing new key material; only symmetric encryption keys can have more than one key material, and a multi-Region key takes new key material in its primary Region first.")]
     NewMaterialUnsupported {
         /// The key ARN.
         arn: String,
@@ -92,6 +93,13 @@ pub enum KeyError {
     /// material and no new material to rotate to.
     #[error("No available key material pending rotation for the key: {arn}.")]
     NoMaterialPendingRotation {
+        /// The key ARN.
+        arn: String,
+    },
+    /// `KMSInvalidStateException`: RotateKeyOnDemand of a multi-Region key
+    /// before its new material was imported into every replica.
+    #[error("The key material pending rotation for {arn} has not been imported into every replica key yet.")]
+    ReplicasPendingImport {
         /// The key ARN.
         arn: String,
     },

@@ -384,14 +384,39 @@ impl KeyRecord {
             || self.rotation != next.rotation
             || self.on_demand_rotations != next.on_demand_rotations
             || self.multi_region != next.multi_region
+            || self.pending_material.as_ref().map(|p| &p.material_id)
+                != next.pending_material.as_ref().map(|p| &p.material_id)
+    }
+
+    /// The material waiting for RotateKeyOnDemand as a replica of a set
+    /// whose primary waits with `primary_pending` keeps it: its own copy
+    /// (with or without material) when it names the same material, else an
+    /// entry without material, to be filled by the replica's own import.
+    pub fn pending_for_replica(&self, primary_pending: Option<&KeyVersion>) -> Option<KeyVersion> {
+        let p = primary_pending?;
+        match &self.pending_material {
+            Some(own) if own.material_id == p.material_id => Some(own.clone()),
+            _ => Some(KeyVersion {
+                wrapped: Vec::new(),
+                import: None,
+                ..p.clone()
+            }),
+        }
     }
 
     /// This replica (or former primary) brought in line with `primary`:
     /// its shared properties copied, `new_versions` (the primary's versions
-    /// this key lacks, wrapped for it by the caller) appended.
-    pub fn synced_with(&self, primary: &KeyRecord, new_versions: Vec<KeyVersion>) -> KeyRecord {
+    /// this key lacks, wrapped for it by the caller) appended, and the
+    /// material waiting for rotation set to `pending`.
+    pub fn synced_with(
+        &self,
+        primary: &KeyRecord,
+        new_versions: Vec<KeyVersion>,
+        pending: Option<KeyVersion>,
+    ) -> KeyRecord {
         let mut r = self.next();
         r.versions.extend(new_versions);
+        r.pending_material = pending;
         r.rotation = primary.rotation.clone();
         r.on_demand_rotations = primary.on_demand_rotations;
         r.multi_region = primary.multi_region.clone();
@@ -738,7 +763,9 @@ impl KeyRecord {
                 r.state = KeyState::Enabled;
             }
             Some(ImportKind::New) => {
-                if self.spec != KeySpec::SymmetricDefault {
+                // New material of a multi-Region key goes into its primary
+                // first; each replica then imports the same material.
+                if self.spec != KeySpec::SymmetricDefault || self.is_replica() {
                     return Err(KeyError::NewMaterialUnsupported { arn: self.arn() }.into());
                 }
                 if known.is_some() || pending_match {
@@ -802,7 +829,15 @@ impl KeyRecord {
         }
         if let Some(p) = &self.pending_material {
             if material_id == Some(p.material_id.as_str()) {
-                r.pending_material = None;
+                // A replica keeps the entry (its primary decides whether the
+                // material is pending); a single-Region key forgets it.
+                if self.is_replica() {
+                    if let Some(own) = r.pending_material.as_mut() {
+                        own.wrapped.clear();
+                    }
+                } else {
+                    r.pending_material = None;
+                }
                 return Ok((r, Some(p.material_id.clone())));
             }
         }

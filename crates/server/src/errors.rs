@@ -108,7 +108,8 @@ fn key_code(k: &KeyError) -> ErrorCode {
         }
         KeyError::PendingImport { .. }
         | KeyError::MaterialPendingRotation { .. }
-        | KeyError::NoMaterialPendingRotation { .. } => C::KmsInvalidState,
+        | KeyError::NoMaterialPendingRotation { .. }
+        | KeyError::ReplicasPendingImport { .. } => C::KmsInvalidState,
         KeyError::ImportTokenUsed => C::InvalidImportToken,
         KeyError::IncorrectMaterial { .. } | KeyError::MaterialNotNew { .. } => {
             C::IncorrectKeyMaterial

@@ -481,16 +481,37 @@ impl Kms {
             let have = replica.current().map_or(0, |v| v.number);
             let mut new_versions = Vec::new();
             for v in next.versions.iter().filter(|v| v.number > have) {
-                let mut copy = self.rewrap_version(next, v, &loc)?;
-                // Imported material reaches a replica only by its own import.
-                if next.origin == trent_proto::OriginType::External {
-                    copy.wrapped.clear();
-                }
+                let copy = if next.origin == trent_proto::OriginType::External {
+                    // Imported material reaches a replica only by its own
+                    // import: a rotation to new imported material needs it
+                    // in every replica first (checked here, on the record
+                    // this transaction writes).
+                    match &replica.pending_material {
+                        Some(own) if own.material_id == v.material_id && own.present() => {
+                            KeyVersion {
+                                rotation_type: v.rotation_type,
+                                created_at: v.created_at,
+                                ..own.clone()
+                            }
+                        }
+                        _ => {
+                            return Err(trent_core::KeyError::ReplicasPendingImport {
+                                arn: next.arn(),
+                            }
+                            .into())
+                        }
+                    }
+                } else {
+                    self.rewrap_version(next, v, &loc)?
+                };
                 new_versions.push(copy);
             }
-            writes.push(trent_store::KeyWrite::Update(
-                replica.synced_with(next, new_versions),
-            ));
+            let pending = replica.pending_for_replica(next.pending_material.as_ref());
+            writes.push(trent_store::KeyWrite::Update(replica.synced_with(
+                next,
+                new_versions,
+                pending,
+            )));
         }
         let r = self.store.write_keys(&writes).await;
         if r.is_ok() {

@@ -277,12 +277,6 @@ impl Kms {
             )
             .await?;
         require_external(&rec)?;
-        if kind == Some(ImportKind::New) && rec.multi_region.is_some() {
-            return Err(Unsupported::Operation(
-                "Importing NEW_KEY_MATERIAL into a multi-Region key",
-            )
-            .into());
-        }
         if r.key_material_id.is_some() && rec.spec != KeySpec::SymmetricDefault {
             return Err(InvalidRequest::MaterialIdNotSymmetric.into());
         }

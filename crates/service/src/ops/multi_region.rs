@@ -133,7 +133,7 @@ impl Kms {
                     Ok(copy)
                 })
                 .collect::<Result<Vec<_>, ServiceError>>()?;
-            let replica = primary.replica(
+            let mut replica = primary.replica(
                 target.clone(),
                 self.clock.now(),
                 (
@@ -144,8 +144,15 @@ impl Kms {
                 versions,
                 next_config.clone(),
             );
+            // New imported material waiting on the primary waits here too,
+            // for this replica's own import.
+            replica.pending_material =
+                replica.pending_for_replica(primary.pending_material.as_ref());
             let mut writes = vec![KeyWrite::Insert(replica.clone())];
-            writes.extend(self.set_writes(std::slice::from_ref(&primary), &next_config).await?);
+            writes.extend(
+                self.set_writes(std::slice::from_ref(&primary), &next_config)
+                    .await?,
+            );
             match self.store.write_keys(&writes).await {
                 Ok(()) => {
                     self.invalidate_set(&primary);

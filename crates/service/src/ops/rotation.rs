@@ -141,6 +141,16 @@ impl Kms {
         let size = page_size(r.limit, 100, 1000);
         let offset = read_offset("rotations", r.marker.as_deref())?;
         let current = rec.current().map(|v| v.number);
+        // New material of a multi-Region key waits for every key of the
+        // set to have imported it.
+        let mut everywhere = rec.pending_material.as_ref().is_none_or(|p| p.present());
+        if rec.pending_material.is_some() {
+            for loc in rec.related() {
+                if let Some(o) = self.store.get_key(&loc).await? {
+                    everywhere &= o.pending_material.as_ref().is_some_and(|p| p.present());
+                }
+            }
+        }
         let key_id = rec.locator.key_id.to_string();
         // Imported material: every material (with ALL_KEY_MATERIAL), the
         // one waiting for RotateKeyOnDemand last, with its import facts.
@@ -154,6 +164,8 @@ impl Kms {
             .map(|v| {
                 let state = if Some(v.number) == current {
                     KeyMaterialState::Current
+                } else if v.number > current.unwrap_or(0) && !everywhere {
+                    KeyMaterialState::PendingMultiRegionImportAndRotation
                 } else if v.number > current.unwrap_or(0) {
                     KeyMaterialState::PendingRotation
                 } else {
@@ -168,13 +180,15 @@ impl Kms {
                     key_id: key_id.clone(),
                     key_material_id: v.material_id.clone(),
                     key_material_description: import.and_then(|i| i.description.clone()),
-                    import_state: import.map(|_| {
-                        if v.present() {
-                            ImportState::Imported
-                        } else {
-                            ImportState::PendingImport
-                        }
-                    }),
+                    import_state: (rec.origin == OriginType::External
+                        && rec.spec == KeySpec::SymmetricDefault)
+                        .then(|| {
+                            if v.present() {
+                                ImportState::Imported
+                            } else {
+                                ImportState::PendingImport
+                            }
+                        }),
                     key_material_state: state,
                     expiration_model: import.filter(|_| v.present()).map(|i| {
                         if i.valid_to.is_some() {
