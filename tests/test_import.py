@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac as pyhmac
 import json
+import os
 import subprocess
 import time
 
@@ -323,6 +324,37 @@ def test_delete_and_new_material_rotation(kms, tmp_path):
     with pytest.raises(ClientError) as e:
         kms.delete_imported_key_material(KeyId=key_id, KeyMaterialId="c" * 64)
     assert error_of(e)[0] == "NotFoundException"
+
+
+def stored_wrapped(server, key_id):
+    """The wrapped bytes of each material version of a key, from the store."""
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{server.data_dir / 'trent.db'}?mode=ro", uri=True)
+    try:
+        records = [json.loads(r) for (r,) in db.execute("SELECT record FROM keys")]
+    finally:
+        db.close()
+    (record,) = [r for r in records if r["locator"]["key_id"] == key_id]
+    return [base64.b64decode(v["wrapped"]) for v in record["versions"]]
+
+
+def test_deleted_material_leaves_the_files(server, kms, tmp_path):
+    """DeleteImportedKeyMaterial destroys the material: after the next
+    background sweep its wrapped bytes are in no file of the store."""
+    key_id = external_key(kms)["KeyId"]
+    import_material(kms, tmp_path, key_id, os.urandom(32))
+    (wrapped,) = stored_wrapped(server, key_id)
+    assert len(wrapped) > 32
+    kms.delete_imported_key_material(KeyId=key_id)
+    assert stored_wrapped(server, key_id) == [b""]
+    # The record stores it base64-encoded; before the sweep it is still in
+    # the files (the write-ahead log keeps the old page).
+    encoded = base64.b64encode(wrapped)
+    assert any(encoded in f.read_bytes() for f in server.data_dir.glob("trent.db*"))
+    advance(server, 1)
+    for f in server.data_dir.glob("trent.db*"):
+        assert encoded not in f.read_bytes(), f
 
 
 def test_asymmetric_and_hmac_import(kms, tmp_path):

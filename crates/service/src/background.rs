@@ -94,6 +94,9 @@ impl Kms {
                         progressed += 1;
                     }
                     Ok(Outcome::Expired) => {
+                        // The old wrapped material leaves the store's files
+                        // too (as for a deleted key).
+                        self.purge_pending.store(true, Ordering::Release);
                         report.expired += 1;
                         progressed += 1;
                     }

@@ -370,6 +370,10 @@ impl Kms {
             .await?;
         if let Some(id) = &deleted {
             caller.notes.key_material(&id.as_str().into());
+            // The next sweep purges the old wrapped material from the
+            // store's files (SQLite: secure_delete and a WAL checkpoint).
+            self.purge_pending
+                .store(true, std::sync::atomic::Ordering::Release);
         }
         Ok(DeleteImportedKeyMaterialResponse {
             key_id: next.arn(),
