@@ -4,7 +4,8 @@
 # multi-Region key's replica in another Region (Decrypt there of a
 # ciphertext its primary made), in turns, ROUNDS times. The three must run
 # at the same rate: imported material and replicas are served from the same
-# cache entry as any key. Results: stdout and bench/results/<time>/summary.md.
+# cache entry as any key. Then the same through the service alone
+# (`trent key-speed`). Results: stdout and bench/results/<time>/summary.md.
 #
 # Knobs: DURATION (seconds per run, default 10), ROUNDS (default 3), PORT.
 # The figures in docs/benchmarks.md: ROUNDS=10 DURATION=3 (short runs in
@@ -61,6 +62,17 @@ for op in ("encrypt", "decrypt"):
         cpu = [a[3] / b[3] for a, b in pairs]
         print(f"\n{op} {kind} / ordinary: requests/s {statistics.median(rps):.3f} (rounds {min(rps):.2f}-{max(rps):.2f}),"
               f" CPU per request {statistics.median(cpu):.3f} (rounds {min(cpu):.2f}-{max(cpu):.2f}); target: within 5%")
+PYEOF
+# The same comparison without the network, where the VM's drift is smaller:
+# the service alone on one thread, the three kinds in alternating 100 ms
+# slices (`trent key-speed`).
+"$BIN" key-speed --seconds "$DURATION" > "$OUT/key-speed.tsv"
+"$PY" - "$OUT/key-speed.tsv" >> "$OUT/summary.md" <<'PYEOF'
+import sys
+r = dict((n, float(v)) for n, v in (l.split("\t") for l in open(sys.argv[1]) if l.strip()))
+print("\nThrough the service alone (trent key-speed, one thread, interleaved slices): " + ", ".join(
+    f"{op} {kind}/ordinary {r[f'{op}-{kind}'] / r[f'{op}-ordinary']:.3f}" for op in ("encrypt", "decrypt") for kind in ("imported", "replica"))
+    + f" (ordinary: Encrypt {r['encrypt-ordinary']:.0f}/s, Decrypt {r['decrypt-ordinary']:.0f}/s)")
 PYEOF
 cat "$OUT/summary.md"
 echo "raw wrk output: $OUT"

@@ -187,7 +187,24 @@ def test_update_primary_region(server, clients):
         eu.update_primary_region(KeyId=key_id, PrimaryRegion=PRIMARY)
     assert error_of(e)[0] == "UnsupportedOperationException"
     # Through the AWS CLI.
+    blob = us.encrypt(KeyId=key_id, Plaintext=b"before the swap")["CiphertextBlob"]
     server.cli("update-primary-region", "--key-id", key_id, "--primary-region", REPLICA, region=PRIMARY)
+    # Both keys show AWS's transient state until the swap is finished (by
+    # the next background sweep); they stay usable for cryptography, not
+    # for management operations.
+    for client in (us, eu):
+        assert client.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Updating"
+        assert client.decrypt(CiphertextBlob=blob)["Plaintext"] == b"before the swap"
+        with pytest.raises(ClientError) as e:
+            client.disable_key(KeyId=key_id)
+        assert error_of(e)[0] == "KMSInvalidStateException"
+    with pytest.raises(ClientError) as e:
+        eu.replicate_key(KeyId=key_id, ReplicaRegion=OTHER)
+    assert error_of(e)[0] == "KMSInvalidStateException"
+    server.advance(1)
+    for client in (us, eu):
+        meta = client.describe_key(KeyId=key_id)["KeyMetadata"]
+        assert meta["KeyState"] == "Enabled" and meta["Enabled"]
     eu_view = eu.describe_key(KeyId=key_id)["KeyMetadata"]["MultiRegionConfiguration"]
     us_view = us.describe_key(KeyId=key_id)["KeyMetadata"]["MultiRegionConfiguration"]
     assert eu_view["MultiRegionKeyType"] == "PRIMARY" and us_view["MultiRegionKeyType"] == "REPLICA"
@@ -359,3 +376,4 @@ def test_region_condition_keys(clients):
         us.update_primary_region(KeyId=other["KeyId"], PrimaryRegion=REPLICA)
     assert error_of(e)[0] == "AccessDeniedException"
     us.update_primary_region(KeyId=other["KeyId"], PrimaryRegion=OTHER)
+    assert clients[OTHER].describe_key(KeyId=other["KeyId"])["KeyMetadata"]["KeyState"] == "Updating"

@@ -103,6 +103,18 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Benchmark: Encrypt and Decrypt through the service (no HTTP) with an
+    /// ordinary key, an imported-material key and a multi-Region replica,
+    /// in alternating slices (tab-separated name and requests per second).
+    #[command(hide = true)]
+    KeySpeed {
+        /// Seconds per kind and operation.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Milliseconds per slice.
+        #[arg(long, default_value_t = 100)]
+        slice_ms: u64,
+    },
     /// Benchmark baseline: a bare hyper server on the same stack.
     #[command(hide = true)]
     HelloServer {
@@ -350,6 +362,17 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let rates = trent_server::speed::primitive_speed(seconds, threads)
                 .map_err(|e| anyhow::anyhow!("primitive failed: {e}"))?;
+            for (name, rate) in rates {
+                println!("{name}\t{rate:.0}");
+            }
+        }
+        Command::KeySpeed { seconds, slice_ms } => {
+            let rates = runtime
+                .block_on(trent_server::speed::key_speed(
+                    seconds,
+                    std::time::Duration::from_millis(slice_ms),
+                ))
+                .map_err(|e| anyhow::anyhow!("key speed: {e}"))?;
             for (name, rate) in rates {
                 println!("{name}\t{rate:.0}");
             }

@@ -103,6 +103,13 @@ pub enum KeyError {
         /// The key ARN.
         arn: String,
     },
+    /// `KMSInvalidStateException`: a management operation on a key whose
+    /// multi-Region set is changing its primary Region.
+    #[error("{arn} is updating.")]
+    Updating {
+        /// The key ARN.
+        arn: String,
+    },
     /// `NotFoundException`: a `KeyMaterialId` this key does not have.
     #[error("Key material {material_id} is not associated with {arn}.")]
     MaterialNotFound {

@@ -207,6 +207,9 @@ pub struct KeyRecord {
     /// Set for multi-Region keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_region: Option<MultiRegion>,
+    /// While `Updating` (UpdatePrimaryRegion): the state to go back to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_state: Option<KeyState>,
 }
 
 impl KeyRecord {
@@ -263,6 +266,7 @@ impl KeyRecord {
             pending_material: None,
             spent_import_tokens: Vec::new(),
             multi_region: None,
+            restore_state: None,
         }
     }
 
@@ -373,6 +377,7 @@ impl KeyRecord {
             pending_material: None,
             spent_import_tokens: Vec::new(),
             multi_region: Some(config),
+            restore_state: None,
         }
     }
 
@@ -448,6 +453,26 @@ impl KeyRecord {
         r
     }
 
+    /// The end of `Updating`: the state the key had before.
+    pub fn finish_updating(&self) -> Option<KeyRecord> {
+        if self.state != KeyState::Updating {
+            return None;
+        }
+        let mut r = self.next();
+        r.state = self.restore_state.unwrap_or(KeyState::Enabled);
+        r.restore_state = None;
+        Some(r)
+    }
+
+    /// The state cryptographic operations go by: an `Updating` key is
+    /// used as in the state it will return to.
+    pub fn effective_state(&self) -> KeyState {
+        match (self.state, self.restore_state) {
+            (KeyState::Updating, Some(s)) => s,
+            (s, _) => s,
+        }
+    }
+
     /// Whether this is a multi-Region key in a Region other than its primary's.
     pub fn is_replica(&self) -> bool {
         self.multi_region
@@ -465,6 +490,8 @@ impl KeyRecord {
     pub fn due_at(&self) -> Option<Millis> {
         let scheduled = match self.state {
             KeyState::PendingDeletion => self.deletion.as_ref().map(|d| d.date),
+            // Finished by the next sweep.
+            KeyState::Updating => Some(0),
             // Replicas rotate when their primary does, never on their own.
             KeyState::Enabled if self.rotation.enabled && !self.is_replica() => {
                 self.rotation.next_at
@@ -499,13 +526,15 @@ impl KeyRecord {
         Ok(())
     }
 
-    /// EnableKey and DisableKey need material: refused while pending import.
+    /// EnableKey and DisableKey need material: refused while pending
+    /// import; and, as AWS documents, while the key is `Updating`.
     fn refuse_pending_import(&self) -> Result<(), KeyError> {
         self.refuse_pending_deletion()?;
-        if self.state == KeyState::PendingImport {
-            return Err(KeyError::PendingImport { arn: self.arn() });
+        match self.state {
+            KeyState::PendingImport => Err(KeyError::PendingImport { arn: self.arn() }),
+            KeyState::Updating => Err(KeyError::Updating { arn: self.arn() }),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Whether the key can be used now for an operation that needs `usage`.
@@ -514,7 +543,9 @@ impl KeyRecord {
         usage: KeyUsageType,
         operation: &'static str,
     ) -> Result<(), KeyError> {
-        check_usable(self.state, self.usage, usage, operation, || self.arn())
+        check_usable(self.effective_state(), self.usage, usage, operation, || {
+            self.arn()
+        })
     }
 
     /// Whether the key can be changed by a management operation (tags,

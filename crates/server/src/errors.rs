@@ -109,7 +109,8 @@ fn key_code(k: &KeyError) -> ErrorCode {
         KeyError::PendingImport { .. }
         | KeyError::MaterialPendingRotation { .. }
         | KeyError::NoMaterialPendingRotation { .. }
-        | KeyError::ReplicasPendingImport { .. } => C::KmsInvalidState,
+        | KeyError::ReplicasPendingImport { .. }
+        | KeyError::Updating { .. } => C::KmsInvalidState,
         KeyError::ImportTokenUsed => C::InvalidImportToken,
         KeyError::IncorrectMaterial { .. } | KeyError::MaterialNotNew { .. } => {
             C::IncorrectKeyMaterial

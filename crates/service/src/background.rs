@@ -36,6 +36,8 @@ enum Outcome {
     Deleted,
     Rotated,
     Expired,
+    /// An `Updating` key back in its state.
+    Finished,
     /// Not due any more, gone, or changed by someone else meanwhile.
     Nothing,
 }
@@ -93,6 +95,7 @@ impl Kms {
                         report.rotated += 1;
                         progressed += 1;
                     }
+                    Ok(Outcome::Finished) => progressed += 1,
                     Ok(Outcome::Expired) => {
                         // The old wrapped material leaves the store's files
                         // too (as for a deleted key).
@@ -123,6 +126,16 @@ impl Kms {
         let Some(rec) = self.store.get_key(loc).await? else {
             return Ok(Outcome::Nothing);
         };
+        if let Some(next) = rec.finish_updating() {
+            return match self.store.update_key(&next).await {
+                Ok(()) => {
+                    self.cache.invalidate(loc);
+                    Ok(Outcome::Finished)
+                }
+                Err(StoreError::Conflict | StoreError::NotFound) => Ok(Outcome::Nothing),
+                Err(e) => Err(e.into()),
+            };
+        }
         if rec.deletion_due(now) && rec.has_replicas() {
             // Cannot happen through the API (such a key waits in
             // PendingReplicaDeletion); refuse rather than orphan replicas.

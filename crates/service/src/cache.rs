@@ -66,7 +66,8 @@ impl HotKey {
             locator: record.locator.clone(),
             arn: record.arn().into(),
             revision: record.revision,
-            state: record.state,
+            // Cryptography goes by the state an `Updating` key returns to.
+            state: record.effective_state(),
             usage: record.usage,
             spec: record.spec,
             origin: record.origin,

@@ -89,6 +89,7 @@ impl Kms {
                 KeyState::PendingImport => {
                     return Err(trent_core::KeyError::PendingImport { arn }.into())
                 }
+                KeyState::Updating => return Err(trent_core::KeyError::Updating { arn }.into()),
                 KeyState::PendingDeletion | KeyState::PendingReplicaDeletion => {
                     return Err(trent_core::KeyError::PendingDeletion { arn }.into())
                 }
@@ -197,7 +198,9 @@ impl Kms {
 
     /// UpdatePrimaryRegion: the replica in `PrimaryRegion` becomes the
     /// primary and the primary a replica, in one transaction over every
-    /// key of the set (so the transient `Updating` state is never seen).
+    /// key of the set. The two keys show `Updating` until the next
+    /// background sweep (AWS's asynchronous swap); they stay usable for
+    /// cryptography meanwhile.
     pub async fn update_primary_region(
         &self,
         caller: &Caller,
@@ -248,6 +251,7 @@ impl Kms {
                 KeyState::PendingImport => {
                     return Err(trent_core::KeyError::PendingImport { arn }.into())
                 }
+                KeyState::Updating => return Err(trent_core::KeyError::Updating { arn }.into()),
                 _ => return Err(trent_core::KeyError::PendingDeletion { arn }.into()),
             }
             let replica_loc = KeyLocator {
@@ -265,11 +269,14 @@ impl Kms {
                 &ask,
             )
             .await?;
-            if matches!(
-                replica.state,
-                KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
-            ) {
-                return Err(trent_core::KeyError::PendingDeletion { arn: replica_arn }.into());
+            match replica.state {
+                KeyState::PendingDeletion | KeyState::PendingReplicaDeletion => {
+                    return Err(trent_core::KeyError::PendingDeletion { arn: replica_arn }.into())
+                }
+                KeyState::Updating => {
+                    return Err(trent_core::KeyError::Updating { arn: replica_arn }.into())
+                }
+                _ => {}
             }
             let mut next_config = config.clone();
             next_config.replicas.retain(|x| *x != target);
@@ -277,10 +284,24 @@ impl Kms {
             next_config.primary = target.clone();
             // Written from the records just checked (their revisions are
             // the compare-and-swap tokens): a change to the replica since
-            // its authorization and state check makes this a conflict.
+            // its authorization and state check makes this a conflict. The
+            // two keys that swap roles show `Updating` until the next
+            // background sweep ends it, as AWS shows the asynchronous swap.
+            let swapping = [primary.locator.clone(), replica.locator.clone()];
             let writes = self
                 .set_writes(&[primary.clone(), replica], &next_config)
-                .await?;
+                .await?
+                .into_iter()
+                .map(|w| match w {
+                    KeyWrite::Update(rec) if swapping.contains(&rec.locator) => {
+                        let mut r = rec.clone();
+                        r.restore_state = Some(rec.restore_state.unwrap_or(rec.state));
+                        r.state = KeyState::Updating;
+                        KeyWrite::Update(r)
+                    }
+                    other => other,
+                })
+                .collect::<Vec<_>>();
             match self.store.write_keys(&writes).await {
                 Ok(()) => {
                     self.invalidate_set(&primary);
