@@ -453,6 +453,18 @@ impl KeyRecord {
         r
     }
 
+    /// This key with its set's new configuration, in `Updating` while it
+    /// swaps roles with another key of the set (UpdatePrimaryRegion; AWS's
+    /// transient state). It stays usable for cryptography meanwhile (see
+    /// [`KeyRecord::effective_state`]); the background sweep ends it with
+    /// [`KeyRecord::finish_updating`].
+    pub fn swapping_roles(&self, config: MultiRegion) -> KeyRecord {
+        let mut r = self.with_set(config);
+        r.restore_state = Some(self.effective_state());
+        r.state = KeyState::Updating;
+        r
+    }
+
     /// The end of `Updating`: the state the key had before.
     pub fn finish_updating(&self) -> Option<KeyRecord> {
         if self.state != KeyState::Updating {

@@ -33,43 +33,32 @@ fn token_aad(loc: &KeyLocator) -> Vec<u8> {
     format!("trent/v1/import-token/{}", loc.arn()).into_bytes()
 }
 
-fn wrapping(a: AlgorithmSpec) -> Option<(ImportWrapping, u8)> {
-    Some(match a {
-        AlgorithmSpec::RsaesOaepSha1 => (ImportWrapping::OaepSha1, 1),
-        AlgorithmSpec::RsaesOaepSha256 => (ImportWrapping::OaepSha256, 2),
-        AlgorithmSpec::RsaAesKeyWrapSha1 => (ImportWrapping::AesKeyWrapSha1, 3),
-        AlgorithmSpec::RsaAesKeyWrapSha256 => (ImportWrapping::AesKeyWrapSha256, 4),
-        _ => return None,
-    })
-}
+/// The wrapping algorithms Trent offers, with their byte in the token.
+const WRAPPINGS: [(AlgorithmSpec, ImportWrapping, u8); 4] = [
+    (AlgorithmSpec::RsaesOaepSha1, ImportWrapping::OaepSha1, 1),
+    (
+        AlgorithmSpec::RsaesOaepSha256,
+        ImportWrapping::OaepSha256,
+        2,
+    ),
+    (
+        AlgorithmSpec::RsaAesKeyWrapSha1,
+        ImportWrapping::AesKeyWrapSha1,
+        3,
+    ),
+    (
+        AlgorithmSpec::RsaAesKeyWrapSha256,
+        ImportWrapping::AesKeyWrapSha256,
+        4,
+    ),
+];
 
-fn wrapping_from_byte(b: u8) -> Option<ImportWrapping> {
-    Some(match b {
-        1 => ImportWrapping::OaepSha1,
-        2 => ImportWrapping::OaepSha256,
-        3 => ImportWrapping::AesKeyWrapSha1,
-        4 => ImportWrapping::AesKeyWrapSha256,
-        _ => return None,
-    })
-}
-
-fn wrapping_spec(s: WrappingKeySpec) -> Option<(KeySpec, u8)> {
-    Some(match s {
-        WrappingKeySpec::Rsa2048 => (KeySpec::Rsa2048, 1),
-        WrappingKeySpec::Rsa3072 => (KeySpec::Rsa3072, 2),
-        WrappingKeySpec::Rsa4096 => (KeySpec::Rsa4096, 3),
-        _ => return None,
-    })
-}
-
-fn wrapping_spec_from_byte(b: u8) -> Option<KeySpec> {
-    Some(match b {
-        1 => KeySpec::Rsa2048,
-        2 => KeySpec::Rsa3072,
-        3 => KeySpec::Rsa4096,
-        _ => return None,
-    })
-}
+/// The wrapping key specs Trent offers, with their byte in the token.
+const WRAPPING_SPECS: [(WrappingKeySpec, KeySpec, u8); 3] = [
+    (WrappingKeySpec::Rsa2048, KeySpec::Rsa2048, 1),
+    (WrappingKeySpec::Rsa3072, KeySpec::Rsa3072, 2),
+    (WrappingKeySpec::Rsa4096, KeySpec::Rsa4096, 3),
+];
 
 /// What an import token carries.
 struct Token {
@@ -90,7 +79,15 @@ impl std::fmt::Debug for Token {
 }
 
 impl Token {
-    fn encode(&self, algorithm: u8, spec: u8) -> SecretBytes {
+    fn encode(&self) -> SecretBytes {
+        let algorithm = WRAPPINGS
+            .iter()
+            .find(|w| w.1 == self.algorithm)
+            .map_or(0, |w| w.2);
+        let spec = WRAPPING_SPECS
+            .iter()
+            .find(|w| w.1 == self.spec)
+            .map_or(0, |w| w.2);
         let mut p = Zeroizing::new(Vec::with_capacity(TOKEN_HEADER + self.key.expose().len()));
         p.push(TOKEN_V1);
         p.extend_from_slice(&self.id);
@@ -109,8 +106,8 @@ impl Token {
         Some(Token {
             id: p[1..17].try_into().ok()?,
             expires_at: i64::from_be_bytes(p[17..25].try_into().ok()?),
-            algorithm: wrapping_from_byte(p[25])?,
-            spec: wrapping_spec_from_byte(p[26])?,
+            algorithm: WRAPPINGS.iter().find(|w| w.2 == p[25])?.1,
+            spec: WRAPPING_SPECS.iter().find(|w| w.2 == p[26])?.1,
             key: SecretBytes::new(p[TOKEN_HEADER..].to_vec()),
         })
     }
@@ -169,10 +166,16 @@ impl Kms {
         ) {
             return Err(trent_core::KeyError::PendingDeletion { arn: rec.arn() }.into());
         }
-        let (wrap_algorithm, algorithm_byte) =
-            wrapping(algorithm).ok_or(Unsupported::Wrapping(algorithm.as_str()))?;
-        let (spec, spec_byte) =
-            wrapping_spec(key_spec).ok_or(Unsupported::Wrapping(key_spec.as_str()))?;
+        let wrap_algorithm = WRAPPINGS
+            .iter()
+            .find(|w| w.0 == algorithm)
+            .ok_or(Unsupported::Wrapping(algorithm.as_str()))?
+            .1;
+        let spec = WRAPPING_SPECS
+            .iter()
+            .find(|w| w.0 == key_spec)
+            .ok_or(Unsupported::Wrapping(key_spec.as_str()))?
+            .1;
         let oaep_only = matches!(
             algorithm,
             AlgorithmSpec::RsaesOaepSha1 | AlgorithmSpec::RsaesOaepSha256
@@ -207,10 +210,7 @@ impl Kms {
             spec,
             key: material,
         };
-        let sealed = self.root.wrap(
-            &token.encode(algorithm_byte, spec_byte),
-            &token_aad(&rec.locator),
-        )?;
+        let sealed = self.root.wrap(&token.encode(), &token_aad(&rec.locator))?;
         caller.notes.key(&rec.arn());
         Ok(GetParametersForImportResponse {
             key_id: rec.arn(),
@@ -379,5 +379,54 @@ impl Kms {
             key_id: next.arn(),
             key_material_id: deleted,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token() -> Token {
+        Token {
+            id: [0xab; 16],
+            expires_at: 0x0102_0304_0506_0708,
+            algorithm: ImportWrapping::AesKeyWrapSha256,
+            spec: KeySpec::Rsa3072,
+            key: SecretBytes::new(vec![0x30, 0x82]),
+        }
+    }
+
+    /// The payload layout of docs/formats.md, byte for byte.
+    #[test]
+    fn token_payload_golden() {
+        let p = token().encode();
+        assert_eq!(
+            hex::encode(p.expose()),
+            format!("01{}0102030405060708040230 82", "ab".repeat(16)).replace(' ', "")
+        );
+        let back = Token::decode(&p).unwrap();
+        assert_eq!(back.id, [0xab; 16]);
+        assert_eq!(back.expires_at, 0x0102_0304_0506_0708);
+        assert_eq!(back.algorithm, ImportWrapping::AesKeyWrapSha256);
+        assert_eq!(back.spec, KeySpec::Rsa3072);
+        assert_eq!(back.key.expose(), &[0x30, 0x82]);
+    }
+
+    #[test]
+    fn token_payload_must_fail() {
+        let good = token().encode().expose().to_vec();
+        let decode = |b: Vec<u8>| Token::decode(&SecretBytes::new(b)).is_some();
+        assert!(decode(good.clone()));
+        let with = |i: usize, v: u8| {
+            let mut b = good.clone();
+            b[i] = v;
+            b
+        };
+        assert!(!decode(with(0, 2)), "unknown version");
+        assert!(!decode(with(25, 0)), "no algorithm");
+        assert!(!decode(with(25, 5)), "unknown algorithm");
+        assert!(!decode(with(26, 4)), "unknown key spec");
+        assert!(!decode(good[..TOKEN_HEADER].to_vec()), "no wrapping key");
+        assert!(!decode(Vec::new()), "empty");
     }
 }

@@ -43,6 +43,32 @@ pub(crate) fn check_tags(tags: &[Tag]) -> Result<Vec<(String, String)>, ServiceE
         .collect())
 }
 
+/// The wire form of tag pairs.
+pub(crate) fn tag_list<'a>(pairs: impl IntoIterator<Item = &'a (String, String)>) -> Vec<Tag> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| Tag {
+            tag_key: Some(k.clone()),
+            tag_value: Some(v.clone()),
+        })
+        .collect()
+}
+
+/// The key policy a new key (CreateKey, ReplicateKey) asks for, checked;
+/// the default policy, which gives the account to IAM, when none is given.
+pub(crate) fn requested_policy(
+    caller: &Caller,
+    policy: &Option<String>,
+) -> Result<String, ServiceError> {
+    match policy {
+        Some(p) => {
+            PolicyDocument::parse(p)?;
+            Ok(p.clone())
+        }
+        None => Ok(default_policy(&caller.account.root_arn())),
+    }
+}
+
 /// `KeyMetadata` of a record.
 pub(crate) fn metadata(r: &KeyRecord) -> KeyMetadata {
     let pending = r.state == KeyState::PendingDeletion;
@@ -183,13 +209,7 @@ impl Kms {
             },
         )?;
         let explicit_policy = r.policy.is_some();
-        let policy = match r.policy {
-            Some(p) => {
-                PolicyDocument::parse(&p)?;
-                p
-            }
-            None => default_policy(&caller.account.root_arn()),
-        };
+        let policy = requested_policy(caller, &r.policy)?;
         // RSA-4096 key generation takes up to seconds: on the crypto pool
         // (one job per core at most), before the id is drawn. Symmetric material is drawn after
         // the id, as it always was (the fuzzing harness's counter-based

@@ -8,13 +8,12 @@
 //! what each key keeps for itself (policy, description, tags, aliases,
 //! enabled state, grants) is never copied.
 
-use super::keys::{check_tags, metadata, req};
+use super::keys::{check_tags, metadata, req, requested_policy, tag_list};
 use crate::authz::{Ask, KeyView};
 use crate::{Caller, Kms, ServiceError, Unsupported};
 use trent_core::authz::Action;
 use trent_core::ids::{Accepts, KeyLocator, Region};
 use trent_core::key::{KeyRecord, MultiRegion};
-use trent_core::policy::{default_policy, PolicyDocument};
 use trent_proto::ops::*;
 use trent_proto::*;
 use trent_store::{KeyWrite, StoreError};
@@ -40,13 +39,7 @@ impl Kms {
             .ok_or_else(|| Unsupported::ReplicaRegion(req(&r.replica_region).to_string()))?;
         let tags = check_tags(r.tags.as_deref().unwrap_or_default())?;
         let explicit_policy = r.policy.is_some();
-        let policy = match &r.policy {
-            Some(p) => {
-                PolicyDocument::parse(p)?;
-                p.clone()
-            }
-            None => default_policy(&caller.account.root_arn()),
-        };
+        let policy = requested_policy(caller, &r.policy)?;
         let region_name = target.to_string();
         let ask = Ask {
             key_set: trent_core::authz::KeySetFacts {
@@ -56,22 +49,16 @@ impl Kms {
             ..Default::default()
         };
         for _ in 0..ATTEMPTS {
-            let primary = self
-                .managed_with(
+            let (primary, config) = self
+                .set_primary(
                     caller,
                     &r.key_id,
-                    Accepts::KeyOnly,
                     Action::ReplicateKey,
                     ask,
+                    Unsupported::ReplicaOfReplica,
                 )
                 .await?;
             let arn = primary.arn();
-            let Some(config) = primary.multi_region.clone() else {
-                return Err(Unsupported::NotMultiRegion(arn).into());
-            };
-            if primary.is_replica() {
-                return Err(Unsupported::ReplicaOfReplica(arn).into());
-            }
             if target == primary.locator.region {
                 return Err(Unsupported::SameRegion(target.to_string()).into());
             }
@@ -151,7 +138,7 @@ impl Kms {
                 replica.pending_for_replica(primary.pending_material.as_ref());
             let mut writes = vec![KeyWrite::Insert(replica.clone())];
             writes.extend(
-                self.set_writes(std::slice::from_ref(&primary), &next_config)
+                self.set_writes(std::slice::from_ref(&primary), &next_config, 0)
                     .await?,
             );
             match self.store.write_keys(&writes).await {
@@ -171,13 +158,7 @@ impl Kms {
                     return Ok(ReplicateKeyResponse {
                         replica_key_metadata: shown,
                         replica_policy: policy,
-                        replica_tags: tags
-                            .into_iter()
-                            .map(|(k, v)| Tag {
-                                tag_key: Some(k),
-                                tag_value: Some(v),
-                            })
-                            .collect(),
+                        replica_tags: tag_list(&tags),
                     });
                 }
                 Err(StoreError::Conflict | StoreError::NotFound) => tokio::task::yield_now().await,
@@ -217,22 +198,16 @@ impl Kms {
             ..Default::default()
         };
         for _ in 0..ATTEMPTS {
-            let primary = self
-                .managed_with(
+            let (primary, config) = self
+                .set_primary(
                     caller,
                     &r.key_id,
-                    Accepts::KeyOnly,
                     Action::UpdatePrimaryRegion,
                     ask,
+                    Unsupported::NotPrimary,
                 )
                 .await?;
             let arn = primary.arn();
-            let Some(config) = primary.multi_region.clone() else {
-                return Err(Unsupported::NotMultiRegion(arn).into());
-            };
-            if primary.is_replica() {
-                return Err(Unsupported::NotPrimary(arn).into());
-            }
             if target == primary.locator.region {
                 return Err(Unsupported::AlreadyPrimary(target.to_string()).into());
             }
@@ -287,21 +262,9 @@ impl Kms {
             // its authorization and state check makes this a conflict. The
             // two keys that swap roles show `Updating` until the next
             // background sweep ends it, as AWS shows the asynchronous swap.
-            let swapping = [primary.locator.clone(), replica.locator.clone()];
             let writes = self
-                .set_writes(&[primary.clone(), replica], &next_config)
-                .await?
-                .into_iter()
-                .map(|w| match w {
-                    KeyWrite::Update(rec) if swapping.contains(&rec.locator) => {
-                        let mut r = rec.clone();
-                        r.restore_state = Some(rec.restore_state.unwrap_or(rec.state));
-                        r.state = KeyState::Updating;
-                        KeyWrite::Update(r)
-                    }
-                    other => other,
-                })
-                .collect::<Vec<_>>();
+                .set_writes(&[primary.clone(), replica], &next_config, 2)
+                .await?;
             match self.store.write_keys(&writes).await {
                 Ok(()) => {
                     self.invalidate_set(&primary);
@@ -314,13 +277,38 @@ impl Kms {
         Err(StoreError::Conflict.into())
     }
 
+    /// The primary key `key_id` names, authorized for `action`, with its
+    /// set's configuration; a single-Region key or a replica (`replica`
+    /// names the error) is refused.
+    async fn set_primary(
+        &self,
+        caller: &Caller,
+        key_id: &Option<String>,
+        action: Action,
+        ask: Ask<'_>,
+        replica: fn(String) -> Unsupported,
+    ) -> Result<(KeyRecord, MultiRegion), ServiceError> {
+        let primary = self
+            .managed_with(caller, key_id, Accepts::KeyOnly, action, ask)
+            .await?;
+        let Some(config) = primary.multi_region.clone() else {
+            return Err(Unsupported::NotMultiRegion(primary.arn()).into());
+        };
+        if primary.is_replica() {
+            return Err(replica(primary.arn()).into());
+        }
+        Ok((primary, config))
+    }
+
     /// Updates giving every existing key of the set the configuration
     /// `config`: the records in `known` (the first is a member of the set)
-    /// as they were read and checked, the others read now.
+    /// as they were read and checked, the others read now. The first
+    /// `swapping` of `known` swap roles and show `Updating` meanwhile.
     async fn set_writes(
         &self,
         known: &[KeyRecord],
         config: &MultiRegion,
+        swapping: usize,
     ) -> Result<Vec<KeyWrite>, ServiceError> {
         let mut writes = Vec::new();
         let mut all = known.to_vec();
@@ -332,8 +320,12 @@ impl Kms {
                 all.push(o);
             }
         }
-        for rec in all {
-            writes.push(KeyWrite::Update(rec.with_set(config.clone())));
+        for (i, rec) in all.iter().enumerate() {
+            writes.push(KeyWrite::Update(if i < swapping {
+                rec.swapping_roles(config.clone())
+            } else {
+                rec.with_set(config.clone())
+            }));
         }
         Ok(writes)
     }

@@ -71,16 +71,7 @@ impl Kms {
             .await?;
         let size = page_size(r.limit, 50, 50);
         let offset = read_offset("tags", r.marker.as_deref())?;
-        let tags: Vec<Tag> = rec
-            .tags
-            .iter()
-            .skip(offset)
-            .take(size + 1)
-            .map(|(k, v)| Tag {
-                tag_key: Some(k.clone()),
-                tag_value: Some(v.clone()),
-            })
-            .collect();
+        let tags = super::keys::tag_list(rec.tags.iter().skip(offset).take(size + 1));
         let (tags, truncated) = split_page(tags, size);
         Ok(ListResourceTagsResponse {
             next_marker: truncated
