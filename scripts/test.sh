@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Run every test of Trent on a fresh machine: install the test tools, check
-# formatting and lints, build once (release), run the Rust tests and the
-# black-box tests that drive the release binary with boto3 and the AWS CLI.
+# Run every test of Trent on a fresh machine: install the test tools
+# (Python packages, PostgreSQL), check formatting and lints, build once
+# (release), run the Rust tests (against a PostgreSQL started here on
+# loopback, stopped at exit) and the black-box tests that drive the release
+# binary with boto3 and the AWS CLI (the multi-node ones start their own
+# PostgreSQL clusters through scripts/pg.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +17,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
 
+step "PostgreSQL from the Debian packages (scripts/pg.sh install)"
+bash scripts/pg.sh install
+
 step "cargo fmt --check"
 cargo fmt --all --check
 
@@ -23,7 +29,15 @@ cargo build --release --locked
 step "cargo clippy -D warnings"
 cargo clippy --release --locked --all-targets -- -D warnings
 
-step "Rust tests (unit, vectors, store conformance)"
+step "PostgreSQL for the Rust tests, on loopback"
+PG_DIR=$(mktemp -d /tmp/trent-test-pg.XXXXXX)
+trap 'bash scripts/pg.sh down "$PG_DIR"; rm -rf "$PG_DIR"' EXIT
+PG_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+TRENT_TEST_PG_URL=$(bash scripts/pg.sh new "$PG_DIR" "$PG_PORT" fast)
+export TRENT_TEST_PG_URL
+echo "$TRENT_TEST_PG_URL"
+
+step "Rust tests (unit, vectors, store conformance on memory, SQLite and PostgreSQL)"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --release --locked --no-fail-fast
 else

@@ -64,6 +64,80 @@ pub struct FileConfig {
     /// The Regions this deployment serves (multi-Region keys replicate
     /// only into these). Default: any valid Region name.
     pub regions: Option<Vec<String>>,
+    /// Where keys are kept.
+    #[serde(default)]
+    pub store: StoreFileConfig,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreFileConfig {
+    /// `"sqlite"` (default: `<data_dir>/trent.db`) or `"postgres"`.
+    pub backend: Option<String>,
+    /// PostgreSQL connection string (URL or key=value form); several hosts
+    /// with `target_session_attrs=read-write` for failover.
+    pub url: Option<String>,
+    /// PostgreSQL: connections per node (default 16).
+    pub pool_size: Option<usize>,
+    /// PostgreSQL: require TLS and verify the server with these CA
+    /// certificates (PEM).
+    pub tls_ca_file: Option<PathBuf>,
+    /// PostgreSQL: the longest a request waits for the database, in
+    /// milliseconds (default 5000), before it fails with a retryable error.
+    pub timeout_ms: Option<u64>,
+}
+
+/// Which store `trent serve` runs on.
+#[derive(Debug, Clone)]
+pub enum StoreConfig {
+    /// The embedded SQLite file `<data_dir>/trent.db`.
+    Sqlite,
+    /// A PostgreSQL database shared with other nodes.
+    Postgres(trent_store_postgres::PgOptions),
+}
+
+fn store_config(s: &StoreFileConfig, node: &str) -> Result<StoreConfig, ConfigError> {
+    let bad = |m: &str| ConfigError::Invalid(ConfigProblem::Store(m.to_string()));
+    match s.backend.as_deref().unwrap_or("sqlite") {
+        "sqlite" => {
+            if s.url.is_some()
+                || s.pool_size.is_some()
+                || s.tls_ca_file.is_some()
+                || s.timeout_ms.is_some()
+            {
+                return Err(bad(
+                    "url, pool_size, tls_ca_file and timeout_ms are for backend = \"postgres\"",
+                ));
+            }
+            Ok(StoreConfig::Sqlite)
+        }
+        "postgres" => {
+            let url = s
+                .url
+                .clone()
+                .ok_or_else(|| bad("backend = \"postgres\" needs url"))?;
+            let mut o = trent_store_postgres::PgOptions::new(url);
+            if let Some(n) = s.pool_size {
+                if n == 0 {
+                    return Err(bad("pool_size must be at least 1"));
+                }
+                o.pool_size = n;
+            }
+            if let Some(ms) = s.timeout_ms {
+                if ms < 100 {
+                    return Err(bad("timeout_ms must be at least 100"));
+                }
+                o.timeout = std::time::Duration::from_millis(ms);
+            }
+            o.tls_ca_file = s.tls_ca_file.clone();
+            o.application_name = format!("trent/{node}");
+            Ok(StoreConfig::Postgres(o))
+        }
+        other => Err(bad(&format!(
+            "backend {other:?} is not \"sqlite\" or \"postgres\""
+        ))),
+    }
 }
 
 /// `[audit]`.
@@ -218,6 +292,9 @@ pub enum ConfigProblem {
     /// A bad account id.
     #[error("account id '{0}' is not 12 digits")]
     Account(String),
+    /// A bad `[store]` setting.
+    #[error("[store] {0}")]
+    Store(String),
     /// A `regions` entry that is not a Region name.
     #[error("regions: '{0}' is not a Region name such as us-east-1")]
     Region(String),
@@ -349,6 +426,11 @@ pub struct ServeConfig {
     pub audit: Option<trent_audit::TrailConfig>,
     /// The Regions served (`None`: any).
     pub regions: Option<Vec<trent_core::ids::Region>>,
+    /// The store.
+    pub store: StoreConfig,
+    /// This node's name (`[audit] node`; the background lease and the
+    /// database connections are named after it).
+    pub node: String,
 }
 
 /// A checked credential.
@@ -520,6 +602,8 @@ impl ServeConfig {
             .or(f.data_dir)
             .unwrap_or_else(|| Path::new(DEFAULT_DATA_DIR).to_path_buf());
         let audit = audit_config(&f.audit, &data_dir)?;
+        let node = f.audit.node.clone().unwrap_or_else(|| "node-1".into());
+        let store = store_config(&f.store, &node)?;
         let regions = f
             .regions
             .as_ref()
@@ -546,6 +630,8 @@ impl ServeConfig {
             directory,
             unsafe_test_clock: o.unsafe_test_clock,
             audit,
+            store,
+            node,
         })
     }
 }

@@ -45,7 +45,10 @@ impl WireError {
     /// Whether this is a failure of Trent itself, which the caller logs in
     /// full (the client only sees a generic message).
     pub(crate) fn internal(&self) -> bool {
-        matches!(self, WireError::Service(ServiceError::Internal(_)))
+        matches!(
+            self,
+            WireError::Service(ServiceError::Internal(_) | ServiceError::Unavailable(_))
+        )
     }
 }
 
@@ -177,6 +180,7 @@ fn service_error(e: &ServiceError) -> (ErrorCode, Option<String>) {
         ServiceError::InvalidImportToken => C::InvalidImportToken,
         ServiceError::ExpiredImportToken => C::ExpiredImportToken,
         ServiceError::IncorrectKeyMaterial(_) => C::IncorrectKeyMaterial,
+        ServiceError::Unavailable(_) => C::DependencyTimeout,
         ServiceError::Internal(_) => {
             return (
                 C::KmsInternal,

@@ -785,8 +785,9 @@ fn loopback_host(parts: &http::request::Parts) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// `POST /trent-test/clock?advance_seconds=N` with the start-up token:
-/// move the service clock forward and run the background sweep at once.
+/// `POST /trent-test/clock?advance_seconds=N[&sweep=0]` with the start-up
+/// token: move the service clock forward and run the background sweep at
+/// once (unless `sweep=0`).
 /// Only with `--unsafe-test-clock`, which is loopback only. A web page open
 /// on the same machine can reach loopback, so the endpoint also wants POST
 /// (no plain link or image reaches it), a loopback `Host` (no DNS rebinding)
@@ -805,18 +806,24 @@ async fn test_clock(
     if parts.method != http::Method::POST || !loopback_host(parts) || !token_ok {
         return Err(WireError::UnknownOperation);
     }
-    let secs: i64 = parts
-        .uri
-        .query()
-        .unwrap_or("")
+    let query = parts.uri.query().unwrap_or("");
+    let secs: i64 = query
         .split('&')
         .find_map(|p| p.strip_prefix("advance_seconds="))
         .and_then(|v| v.parse().ok())
         .filter(|s| (0..=MAX_CLOCK_STEP_SECONDS).contains(s))
         .ok_or(WireError::UnknownOperation)?;
     clock.clock.advance(secs.saturating_mul(1000));
-    let report = state.kms.sweep().await?;
-    state.kms.flush_usage().await?;
+    // `sweep=0`: only move the clock, and leave the sweep to the node that
+    // holds the background lease (tests of several nodes).
+    let sweep = !query.split('&').any(|p| p == "sweep=0");
+    let report = if sweep {
+        let r = state.kms.sweep().await?;
+        state.kms.flush_usage().await?;
+        r
+    } else {
+        trent_service::background::SweepReport::default()
+    };
     let body = serde_json::json!({
         "now_ms": trent_core::Clock::now(&*clock.clock),
         "deleted": report.deleted,

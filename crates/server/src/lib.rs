@@ -35,7 +35,8 @@ use tokio::net::{TcpListener, TcpStream};
 use trent_core::{Clock, CryptoProvider, ManualClock, SystemClock};
 use trent_crypto::SoftwareProvider;
 use trent_service::{Kms, Settings};
-use trent_store::{KeyStore, SqliteStore};
+use trent_store::KeyStore;
+use trent_store_sqlite::SqliteStore;
 
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -103,8 +104,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
             path: cfg.data_dir.clone(),
             source,
         })?;
-    let store = SqliteStore::open(&cfg.data_dir.join("trent.db")).map_err(ServeError::Store)?;
-    let store: Arc<dyn KeyStore> = Arc::new(store);
+    let store = open_store(&cfg).await?;
     let root = rootkey::load(&cfg, store.as_ref()).await?;
     let provider: Arc<dyn CryptoProvider> = Arc::new(SoftwareProvider::new());
     let test_clock = cfg.unsafe_test_clock.then(|| Arc::new(ManualClock::new()));
@@ -122,6 +122,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
                 directory: cfg.directory.clone(),
                 audit: cfg.audit.clone(),
                 regions: cfg.regions.clone(),
+                node: cfg.node.clone(),
                 ..Settings::default()
             },
         )
@@ -497,16 +498,40 @@ pub enum SeedError {
 /// server does (made on the spot if the server never ran on this store).
 pub async fn audit_public_key(cfg: &ServeConfig) -> Result<Vec<u8>, ServeError> {
     let path = cfg.data_dir.join("trent.db");
-    if !path.exists() {
+    if matches!(cfg.store, config::StoreConfig::Sqlite) && !path.exists() {
         return Err(ServeError::DataDir {
             path,
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no store here"),
         });
     }
-    let store = SqliteStore::open(&path).map_err(ServeError::Store)?;
-    let root = rootkey::load(cfg, &store).await?;
-    let key = trent_service::audit::signing_key(&store, &SoftwareProvider::new(), &root).await?;
+    let store = open_store(cfg).await?;
+    let root = rootkey::load(cfg, store.as_ref()).await?;
+    let key =
+        trent_service::audit::signing_key(store.as_ref(), &SoftwareProvider::new(), &root).await?;
     Ok(key.public_key_der())
+}
+
+/// The store the configuration names: the SQLite file in the data
+/// directory, or the shared PostgreSQL database (migrated, listening for
+/// changes) — refusing to start if it cannot be reached.
+async fn open_store(cfg: &ServeConfig) -> Result<Arc<dyn KeyStore>, ServeError> {
+    Ok(match &cfg.store {
+        config::StoreConfig::Sqlite => {
+            Arc::new(SqliteStore::open(&cfg.data_dir.join("trent.db")).map_err(ServeError::Store)?)
+        }
+        config::StoreConfig::Postgres(o) => {
+            let store = trent_store_postgres::PostgresStore::connect(o)
+                .await
+                .map_err(ServeError::Store)?;
+            tracing::info!(
+                url = %trent_store_postgres::redacted(&o.url),
+                pool_size = o.pool_size,
+                tls = o.tls_ca_file.is_some(),
+                "store: PostgreSQL, shared with the other nodes; changes they make reach this node's cache through LISTEN/NOTIFY"
+            );
+            Arc::new(store)
+        }
+    })
 }
 
 /// A bare hyper server answering every request with a fixed small JSON body:

@@ -276,16 +276,55 @@ impl Kms {
     }
 }
 
+/// The lease of the background work that runs once across the nodes
+/// sharing a store.
+pub const LEASE: &str = "background-sweep";
+
 /// Run [`Kms::sweep`] and [`Kms::flush_usage`] every `interval` until the
 /// returned handle is aborted.
+///
+/// The sweep (deletions, rotations, expiry of imported material, the end of
+/// `Updating`) runs once across the nodes sharing a store: only on the
+/// holder of [`LEASE`], which it renews at each tick for three intervals.
+/// When the holder dies, another node takes the lease within three
+/// intervals. Two sweeps at once would still be safe (every change is a
+/// compare-and-swap), only wasteful. Each node flushes its own last-use
+/// records.
 pub fn spawn(kms: Arc<Kms>, interval: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut held = false;
         loop {
             tick.tick().await;
-            if let Err(e) = kms.sweep().await {
-                tracing::error!(error = ?e, "background sweep failed");
+            match kms.store.lease(LEASE, &kms.holder, interval * 3).await {
+                Ok(true) => {
+                    if !held {
+                        tracing::info!(holder = %kms.holder, "this node holds the background lease: it runs the deletions, rotations and expiries of every node");
+                    }
+                    held = true;
+                    match kms.sweep().await {
+                        Ok(r) if r != SweepReport::default() => tracing::info!(
+                            deleted = r.deleted,
+                            rotated = r.rotated,
+                            expired = r.expired,
+                            failed = r.failed,
+                            "background sweep"
+                        ),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = ?e, "background sweep failed"),
+                    }
+                }
+                Ok(false) => {
+                    if held {
+                        tracing::warn!(holder = %kms.holder, "another node holds the background lease now");
+                    }
+                    held = false;
+                }
+                Err(e) => {
+                    held = false;
+                    tracing::error!(error = ?e, "cannot take or renew the background lease; skipping this sweep");
+                }
             }
             if let Err(e) = kms.flush_usage().await {
                 tracing::error!(error = ?e, "flushing key usage failed");

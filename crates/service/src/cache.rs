@@ -6,6 +6,12 @@
 //! (and bumps an epoch), so the next request reloads it from the store. A
 //! loader that read the store before an invalidation does not insert what it
 //! read: it checks that the epoch did not move, under the write lock.
+//!
+//! Several nodes on one database: changes committed by any node arrive as
+//! [`trent_store::Change`]s ([`follow`]) and invalidate the same way. While
+//! the node cannot hear them (its listening connection is lost) the cache is
+//! suspended: emptied, and nothing is cached or served from it until
+//! changes are heard again, when it is emptied once more.
 
 use foldhash::HashMap;
 use foldhash::HashMapExt as _;
@@ -148,6 +154,8 @@ pub struct KeyCache {
     aliases: RwLock<HashMap<AliasKey, KeyId>>,
     epoch: AtomicU64,
     capacity: usize,
+    /// Changes by other nodes may go unheard: serve nothing from here.
+    suspended: std::sync::atomic::AtomicBool,
 }
 
 impl KeyCache {
@@ -158,7 +166,25 @@ impl KeyCache {
             aliases: RwLock::new(HashMap::new()),
             epoch: AtomicU64::new(0),
             capacity: capacity.max(1),
+            suspended: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Forget everything; with `suspend`, also stop caching until
+    /// [`KeyCache::clear`] is called with `false`.
+    pub fn clear(&self, suspend: bool) {
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        let mut aliases = self.aliases.write().unwrap_or_else(|e| e.into_inner());
+        self.suspended.store(suspend, Ordering::Release);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        keys.clear();
+        aliases.clear();
+    }
+
+    /// Whether the cache is suspended (changes by other nodes may be
+    /// going unheard).
+    pub fn suspended(&self) -> bool {
+        self.suspended.load(Ordering::Acquire)
     }
 
     /// The current epoch, to be read before loading from the store.
@@ -178,7 +204,7 @@ impl KeyCache {
     /// Cache a key loaded at `epoch`, unless something was invalidated since.
     pub fn insert(&self, epoch: u64, key: Arc<HotKey>) {
         let mut g = self.keys.write().unwrap_or_else(|e| e.into_inner());
-        if self.epoch.load(Ordering::Acquire) != epoch {
+        if self.epoch.load(Ordering::Acquire) != epoch || self.suspended() {
             return;
         }
         if g.len() >= self.capacity && !g.contains_key(&key.locator) {
@@ -217,7 +243,7 @@ impl KeyCache {
         target: KeyId,
     ) {
         let mut g = self.aliases.write().unwrap_or_else(|e| e.into_inner());
-        if self.epoch.load(Ordering::Acquire) != epoch {
+        if self.epoch.load(Ordering::Acquire) != epoch || self.suspended() {
             return;
         }
         if g.len() >= self.capacity {
@@ -252,5 +278,35 @@ impl KeyCache {
     /// Whether no key is cached.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Apply the changes other nodes commit (and this node's own, which cost
+/// one extra reload) to `cache`, until the store's feed ends.
+pub async fn follow(
+    cache: Arc<KeyCache>,
+    mut changes: tokio::sync::broadcast::Receiver<trent_store::Change>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    use trent_store::Change;
+    loop {
+        match changes.recv().await {
+            Ok(Change::Key(loc)) => cache.invalidate(&loc),
+            Ok(Change::Alias {
+                region,
+                account,
+                name,
+            }) => cache.invalidate_alias(&region, &account, &name),
+            Ok(Change::Lost) => cache.clear(true),
+            Ok(Change::Resumed) => cache.clear(false),
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(
+                    missed,
+                    "the cache fell behind the changes of other nodes; starting it afresh"
+                );
+                cache.clear(false);
+            }
+            Err(RecvError::Closed) => return,
+        }
     }
 }

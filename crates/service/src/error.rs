@@ -368,6 +368,12 @@ pub enum ServiceError {
     IncorrectKeyMaterial(&'static str),
     #[error("internal error")]
     Internal(#[source] InternalError),
+    /// The database could not be reached in time (failing over,
+    /// restarting): `DependencyTimeoutException`, which SDKs retry.
+    #[error(
+        "The system timed out while trying to fulfill the request. You can retry the request."
+    )]
+    Unavailable(#[source] StoreError),
 }
 
 /// The cause of an internal error.
@@ -411,7 +417,10 @@ impl From<InvalidRequest> for ServiceError {
 
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
-        ServiceError::Internal(InternalError::Store(e))
+        match e {
+            StoreError::Unavailable(_) => ServiceError::Unavailable(e),
+            e => ServiceError::Internal(InternalError::Store(e)),
+        }
     }
 }
 

@@ -150,6 +150,9 @@ pub struct Settings {
     pub audit: Option<trent_audit::TrailConfig>,
     /// The Regions this deployment serves (`None`: any valid name).
     pub regions: Option<Vec<Region>>,
+    /// This node's name: the holder of the background lease is this name
+    /// and a random suffix (a restarted node is a new holder).
+    pub node: String,
 }
 
 impl Default for Settings {
@@ -159,6 +162,7 @@ impl Default for Settings {
             directory: Arc::default(),
             audit: None,
             regions: None,
+            node: "node-1".into(),
         }
     }
 }
@@ -176,8 +180,10 @@ pub struct Kms {
     provider: Arc<dyn CryptoProvider>,
     root: Arc<dyn RootKey>,
     clock: Arc<dyn Clock>,
-    cache: KeyCache,
+    cache: Arc<KeyCache>,
     usage: Arc<UsageTracker>,
+    /// This process as the holder of the background lease.
+    holder: String,
     tracking_start: Millis,
     /// Seals and opens STS session tokens.
     session_key: Arc<dyn trent_core::KeyHandle>,
@@ -259,6 +265,17 @@ impl Kms {
             Self::session_key(store.as_ref(), provider.as_ref(), root.as_ref()).await?;
         let signer = audit::signing_key(store.as_ref(), provider.as_ref(), root.as_ref()).await?;
         let audit_public_key = signer.public_key_der();
+        let cache = Arc::new(KeyCache::new(settings.cache_capacity));
+        if let Some(changes) = store.changes() {
+            // Subscribed before anything is cached: no change is missed.
+            tokio::spawn(cache::follow(cache.clone(), changes));
+        }
+        // Unique per process start (not secret; the provider's randomness
+        // is left to keys, so deterministic test runs stay deterministic).
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let holder = format!("{}/{}-{started:x}", settings.node, std::process::id());
         let trail = match settings.audit.clone() {
             Some(cfg) => trent_audit::Trail::open(cfg, signer).map_err(StartupError::Audit)?,
             None => trent_audit::Trail::disabled(),
@@ -270,7 +287,8 @@ impl Kms {
             clock,
             session_key,
             directory: settings.directory.clone(),
-            cache: KeyCache::new(settings.cache_capacity),
+            cache,
+            holder,
             usage: Arc::default(),
             tracking_start,
             purge_pending: std::sync::atomic::AtomicBool::new(true),

@@ -330,6 +330,9 @@ impl KeyStore for InterleavingStore {
     async fn put_meta_if_absent(&self, n: &str, v: &[u8]) -> Result<bool, StoreError> {
         self.inner.put_meta_if_absent(n, v).await
     }
+    async fn lease(&self, n: &str, h: &str, ttl: std::time::Duration) -> Result<bool, StoreError> {
+        self.inner.lease(n, h, ttl).await
+    }
     async fn insert_grant(
         &self,
         g: &trent_core::grant::GrantRecord,

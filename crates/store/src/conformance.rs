@@ -1,8 +1,9 @@
-//! The contract every [`KeyStore`] backend must meet. Each backend's tests
-//! call [`run_all`] with a factory of empty stores.
+//! The contract every [`KeyStore`] backend must meet: one public async
+//! function per check, each given an empty store. A backend's crate runs
+//! them all with [`conformance_tests!`](crate::conformance_tests), which
+//! makes one test per check.
 
 use crate::{GrantInsert, KeyStore, KeyWrite, StoreError, UsageRecord};
-use std::future::Future;
 use std::sync::Arc;
 use trent_core::alias::AliasRecord;
 use trent_core::ids::{AccountId, AliasName, KeyId, KeyLocator, Region};
@@ -58,26 +59,31 @@ fn alias(name: &str, target: &KeyRecord) -> AliasRecord {
     }
 }
 
-/// Run every check, each on a fresh store from `make`.
-pub async fn run_all<S, F, Fut>(make: F)
-where
-    S: KeyStore + 'static,
-    F: Fn() -> Fut,
-    Fut: Future<Output = S>,
-{
-    keys_round_trip(&make().await).await;
-    compare_and_swap(&make().await).await;
-    concurrent_rotations_lose_no_version(Arc::new(make().await)).await;
-    delete_cascades(&make().await).await;
-    listing_is_scoped_and_paged(&make().await).await;
-    due_keys(&make().await).await;
-    aliases(&make().await).await;
-    usage(&make().await).await;
-    meta(&make().await).await;
-    grants(&make().await).await;
-    grant_limit_and_names(&make().await).await;
-    batch_writes_are_atomic(&make().await).await;
-    imported_and_multi_region_keys_round_trip(&make().await).await;
+/// One `#[tokio::test]` per check of the contract, each on a fresh store
+/// from `$make` (an expression of type `async fn() -> impl KeyStore`, or a
+/// closure returning such a future), so a failure names the check. Every
+/// backend's crate calls it once:
+///
+/// ```ignore
+/// trent_store::conformance_tests!(|| async { MyStore::new() });
+/// ```
+///
+/// The calling crate needs `tokio` (with `macros` and `rt-multi-thread`)
+/// among its dev-dependencies.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:expr) => {
+        $crate::conformance_tests!(@each $make; keys_round_trip, compare_and_swap, concurrent_rotations_lose_no_version, delete_cascades, listing_is_scoped_and_paged, due_keys, aliases, usage, meta, grants, grant_limit_and_names, batch_writes_are_atomic, imported_and_multi_region_keys_round_trip, leases_have_one_holder, leases_expire, grant_limit_holds_under_concurrent_inserts);
+    };
+    (@each $make:expr; $($check:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let store = ($make)().await;
+                $crate::conformance::$check(::std::sync::Arc::new(store)).await;
+            }
+        )*
+    };
 }
 
 /// A grant of key `key` with id byte `n`.
@@ -95,7 +101,7 @@ pub fn sample_grant(key: &KeyRecord, n: u8) -> trent_core::grant::GrantRecord {
     }
 }
 
-async fn grants(s: &dyn KeyStore) {
+pub async fn grants(s: Arc<dyn KeyStore>) {
     let k = sample_key(1);
     let other = sample_key(2);
     s.insert_key(&k).await.expect("insert");
@@ -200,7 +206,7 @@ async fn grants(s: &dyn KeyStore) {
     );
 }
 
-async fn grant_limit_and_names(s: &dyn KeyStore) {
+pub async fn grant_limit_and_names(s: Arc<dyn KeyStore>) {
     let k = sample_key(1);
     s.insert_key(&k).await.expect("insert");
     let mut named = sample_grant(&k, 1);
@@ -238,7 +244,7 @@ async fn grant_limit_and_names(s: &dyn KeyStore) {
     );
 }
 
-async fn keys_round_trip(s: &dyn KeyStore) {
+pub async fn keys_round_trip(s: Arc<dyn KeyStore>) {
     let k = sample_key(1);
     s.insert_key(&k).await.expect("insert");
     assert_eq!(s.get_key(&k.locator).await.expect("get"), Some(k.clone()));
@@ -254,7 +260,7 @@ async fn keys_round_trip(s: &dyn KeyStore) {
     s.insert_key(&elsewhere).await.expect("insert elsewhere");
 }
 
-async fn compare_and_swap(s: &dyn KeyStore) {
+pub async fn compare_and_swap(s: Arc<dyn KeyStore>) {
     let k = sample_key(1);
     s.insert_key(&k).await.expect("insert");
     let d = k.disable().expect("disable");
@@ -277,7 +283,7 @@ async fn compare_and_swap(s: &dyn KeyStore) {
     ));
 }
 
-async fn concurrent_rotations_lose_no_version(s: Arc<dyn KeyStore>) {
+pub async fn concurrent_rotations_lose_no_version(s: Arc<dyn KeyStore>) {
     let k = sample_key(3);
     s.insert_key(&k).await.expect("insert");
     let n = 8;
@@ -321,7 +327,7 @@ async fn concurrent_rotations_lose_no_version(s: Arc<dyn KeyStore>) {
     assert_eq!(ids.len(), n as usize, "every racer's version is kept");
 }
 
-async fn delete_cascades(s: &dyn KeyStore) {
+pub async fn delete_cascades(s: Arc<dyn KeyStore>) {
     let k = sample_key(4);
     let keep = sample_key(5);
     s.insert_key(&k).await.expect("insert");
@@ -364,7 +370,7 @@ async fn delete_cascades(s: &dyn KeyStore) {
     ));
 }
 
-async fn listing_is_scoped_and_paged(s: &dyn KeyStore) {
+pub async fn listing_is_scoped_and_paged(s: Arc<dyn KeyStore>) {
     for n in 10..20 {
         s.insert_key(&sample_key(n)).await.expect("insert");
     }
@@ -397,7 +403,7 @@ async fn listing_is_scoped_and_paged(s: &dyn KeyStore) {
     assert_eq!(other.len(), 1);
 }
 
-async fn due_keys(s: &dyn KeyStore) {
+pub async fn due_keys(s: Arc<dyn KeyStore>) {
     let now = 1_700_000_000_000;
     let idle = sample_key(1);
     let rotating = sample_key(2).enable_rotation(now, 90).expect("rotation");
@@ -429,7 +435,7 @@ async fn due_keys(s: &dyn KeyStore) {
     );
 }
 
-async fn aliases(s: &dyn KeyStore) {
+pub async fn aliases(s: Arc<dyn KeyStore>) {
     let k1 = sample_key(1);
     let k2 = sample_key(2);
     s.insert_key(&k1).await.expect("insert");
@@ -485,7 +491,7 @@ async fn aliases(s: &dyn KeyStore) {
         .is_empty());
 }
 
-async fn usage(s: &dyn KeyStore) {
+pub async fn usage(s: Arc<dyn KeyStore>) {
     let k = sample_key(1);
     s.insert_key(&k).await.expect("insert");
     let u = |at, op| UsageRecord {
@@ -531,7 +537,7 @@ async fn usage(s: &dyn KeyStore) {
     assert_eq!(s.get_usage(&gone.locator).await.expect("get"), None);
 }
 
-async fn meta(s: &dyn KeyStore) {
+pub async fn meta(s: Arc<dyn KeyStore>) {
     assert_eq!(s.get_meta("root-check").await.expect("get"), None);
     assert!(s
         .put_meta_if_absent("root-check", b"one")
@@ -547,7 +553,7 @@ async fn meta(s: &dyn KeyStore) {
     );
 }
 
-async fn batch_writes_are_atomic(s: &dyn KeyStore) {
+pub async fn batch_writes_are_atomic(s: Arc<dyn KeyStore>) {
     let a = sample_key(1);
     let b = sample_key_in(1, "eu-west-1", "111122223333");
     let c = sample_key(3);
@@ -594,7 +600,7 @@ async fn batch_writes_are_atomic(s: &dyn KeyStore) {
     assert_eq!(s.get_key(&c.locator).await.expect("get"), None);
 }
 
-async fn imported_and_multi_region_keys_round_trip(s: &dyn KeyStore) {
+pub async fn imported_and_multi_region_keys_round_trip(s: Arc<dyn KeyStore>) {
     use trent_core::key::{Import, MultiRegion, SpentToken};
     let base = sample_key(5);
     let mut k = KeyRecord::new_external(
@@ -638,4 +644,67 @@ async fn imported_and_multi_region_keys_round_trip(s: &dyn KeyStore) {
         s.due_keys(expires, 10).await.expect("due"),
         vec![k.locator.clone()]
     );
+}
+
+/// A lease has one holder at a time; the holder renews it; other names are
+/// independent.
+pub async fn leases_have_one_holder(s: Arc<dyn KeyStore>) {
+    let ttl = std::time::Duration::from_secs(30);
+    assert!(s.lease("sweep", "node-a", ttl).await.expect("lease"));
+    assert!(!s.lease("sweep", "node-b", ttl).await.expect("lease"));
+    assert!(s.lease("sweep", "node-a", ttl).await.expect("renew"));
+    assert!(!s.lease("sweep", "node-b", ttl).await.expect("lease"));
+    assert!(s.lease("other", "node-b", ttl).await.expect("lease"));
+    // Racing takers: exactly one wins a free lease.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.lease("race", &format!("node-{i}"), ttl)
+                .await
+                .expect("lease")
+        }));
+    }
+    let mut winners = 0;
+    for t in tasks {
+        winners += usize::from(t.await.expect("task"));
+    }
+    assert_eq!(winners, 1, "one holder of a contended lease");
+}
+
+/// A lease that is not renewed expires, and another holder takes it (a
+/// node that died stops holding the background work).
+pub async fn leases_expire(s: Arc<dyn KeyStore>) {
+    let short = std::time::Duration::from_millis(300);
+    assert!(s.lease("sweep", "node-a", short).await.expect("lease"));
+    assert!(!s.lease("sweep", "node-b", short).await.expect("lease"));
+    tokio::time::sleep(std::time::Duration::from_millis(450)).await;
+    assert!(s.lease("sweep", "node-b", short).await.expect("takeover"));
+    assert!(!s.lease("sweep", "node-a", short).await.expect("lease"));
+}
+
+/// The per-key grant limit holds when grants are created at once (by
+/// several nodes): the count and the insert are one decision.
+pub async fn grant_limit_holds_under_concurrent_inserts(s: Arc<dyn KeyStore>) {
+    // Several keys, many racers each: one round rarely shows a gap.
+    for key in 0..16u8 {
+        let k = sample_key(100 + key);
+        s.insert_key(&k).await.expect("insert");
+        let mut tasks = Vec::new();
+        for n in 0..16u8 {
+            let (s, g) = (s.clone(), sample_grant(&k, n + 1));
+            tasks.push(tokio::spawn(async move {
+                s.insert_grant(&g, 3).await.expect("grant")
+            }));
+        }
+        let mut inserted = 0;
+        for t in tasks {
+            if t.await.expect("task") == GrantInsert::Inserted {
+                inserted += 1;
+            }
+        }
+        assert_eq!(inserted, 3, "key {key}");
+        let stored = s.list_grants(&k.locator, None, 100).await.expect("list");
+        assert_eq!(stored.len(), 3, "key {key}");
+    }
 }

@@ -1,9 +1,11 @@
-//! `trent-store`: where keys, aliases and settings are kept.
+//! `trent-store`: the contract of where keys, aliases, grants and settings
+//! are kept.
 //!
-//! It owns: the [`KeyStore`] trait, an in-memory store (tests), the embedded
-//! SQLite store (the default), and the [`conformance`] suite that every
-//! backend must pass, so the PostgreSQL backend of a later capability is held
-//! to the same contract.
+//! It owns: the [`KeyStore`] trait, an in-memory store (the reference
+//! behaviour, and fast unit tests), and the [`conformance`] suite that every
+//! backend passes, one test per check ([`conformance_tests!`]). The backends
+//! live in their own crates: `trent-store-sqlite` (embedded, the default) and
+//! `trent-store-postgres` (several nodes on one database).
 //!
 //! It refuses: any domain decision. Records arrive fully formed from
 //! `trent-core`'s pure transitions; the store only keeps them, atomically,
@@ -11,10 +13,8 @@
 
 pub mod conformance;
 mod memory;
-mod sqlite;
 
 pub use memory::MemoryStore;
-pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
 use trent_core::alias::AliasRecord;
@@ -43,6 +43,35 @@ pub enum StoreError {
     /// The backend failed (IO, database error).
     #[error("storage backend failure")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The backend could not be reached in time (a database failing over,
+    /// restarting or unreachable). The change was not made, or its outcome
+    /// is unknown; the caller may retry.
+    #[error("storage backend unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A change committed to a store that several nodes share, as each node
+/// hears of it (see [`KeyStore::changes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A key's record or its grants changed, or the key was deleted.
+    Key(KeyLocator),
+    /// An alias was created, retargeted or deleted.
+    Alias {
+        /// Region.
+        region: Region,
+        /// Account.
+        account: AccountId,
+        /// Alias name (`alias/...`).
+        name: String,
+    },
+    /// Changes may go unheard from now on (the connection that hears them
+    /// was lost): forget everything cached, and cache nothing until
+    /// [`Change::Resumed`].
+    Lost,
+    /// Changes are heard again. What changed while they were not is unknown:
+    /// forget everything cached once more, then cache again.
+    Resumed,
 }
 
 /// The last successful cryptographic use of a key.
@@ -201,6 +230,29 @@ pub trait KeyStore: Send + Sync + std::fmt::Debug {
 
     /// Delete a grant. `NotFound` if it does not exist.
     async fn delete_grant(&self, key: &KeyLocator, grant_id: &str) -> Result<(), StoreError>;
+
+    /// Changes committed by any node sharing this store (this one included),
+    /// for a backend that other processes share; `None` for a store that
+    /// only this process writes, where the service's own invalidations are
+    /// the whole story. The receiver lags rather than blocks: a
+    /// `RecvError::Lagged` means changes were missed (treat it as
+    /// [`Change::Lost`] then [`Change::Resumed`]).
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
+        None
+    }
+
+    /// Take, or renew, the lease `name` for `holder` for `ttl` (on the
+    /// store's clock). Returns whether `holder` holds it now: true if the
+    /// lease was free, expired, or already `holder`'s. Background work that
+    /// must run once across the nodes sharing a store runs only on the
+    /// holder; a holder that dies stops renewing, and another node takes
+    /// the lease when it expires.
+    async fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError>;
 
     /// Make the records deleted so far unrecoverable from the store's own
     /// files (free space overwritten, journals truncated). Called after a

@@ -21,6 +21,8 @@ struct Inner {
     /// (scope, key id, grant id).
     grants: BTreeMap<(Scope, String, String), GrantRecord>,
     meta: BTreeMap<String, Vec<u8>>,
+    /// Lease name -> (holder, until).
+    leases: BTreeMap<String, (String, std::time::Instant)>,
 }
 
 /// The in-memory store.
@@ -371,12 +373,27 @@ impl KeyStore for MemoryStore {
         g.meta.insert(name.to_string(), value.to_vec());
         Ok(true)
     }
+
+    async fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        let now = std::time::Instant::now();
+        let mut g = self.lock();
+        match g.leases.get(name) {
+            Some((h, until)) if h != holder && *until > now => Ok(false),
+            _ => {
+                g.leases
+                    .insert(name.to_string(), (holder.to_string(), now + ttl));
+                Ok(true)
+            }
+        }
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    #[tokio::test]
-    async fn conformance() {
-        crate::conformance::run_all(|| async { super::MemoryStore::new() }).await;
-    }
+mod conformance {
+    crate::conformance_tests!(|| async { crate::MemoryStore::new() });
 }
