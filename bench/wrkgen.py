@@ -120,6 +120,8 @@ def body_for(op, key_id, blob=None):
         return "Decrypt", json.dumps({"CiphertextBlob": blob, "KeyId": key_id})
     if op == "generate-data-key":
         return "GenerateDataKey", json.dumps({"KeyId": key_id, "KeySpec": "AES_256"})
+    if op == "create-key":
+        return "CreateKey", json.dumps({"Description": "bench"})
     raise SystemExit(f"unknown op {op}")
 
 

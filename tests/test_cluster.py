@@ -423,6 +423,9 @@ def test_failover_to_a_synchronous_standby_under_load(tmp_path):
             assert before > 0
             assert after > before, "no request succeeded after the failover"
             assert load.unexpected == [], load.unexpected
+            # Requests during the switch failed, retryably (counted by code).
+            assert load.errors, "no request failed while there was no primary"
+            assert set(load.errors) <= Load.RETRYABLE, set(load.errors)
             assert max(load.slow) < 15, f"a request took {max(load.slow):.1f} s"
             for name in ("node-a", "node-b"):
                 assert cluster.nodes[name].proc.poll() is None, f"{name} exited"
