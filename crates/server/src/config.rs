@@ -69,8 +69,8 @@ pub struct FileConfig {
     pub store: StoreFileConfig,
 }
 
-/// `[store]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `[store]`. `Debug` shows the connection string without its password.
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreFileConfig {
     /// `"sqlite"` (default: `<data_dir>/trent.db`) or `"postgres"`.
@@ -86,6 +86,21 @@ pub struct StoreFileConfig {
     /// PostgreSQL: the longest a request waits for the database, in
     /// milliseconds (default 5000), before it fails with a retryable error.
     pub timeout_ms: Option<u64>,
+}
+
+impl std::fmt::Debug for StoreFileConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreFileConfig")
+            .field("backend", &self.backend)
+            .field(
+                "url",
+                &self.url.as_deref().map(trent_store_postgres::redacted),
+            )
+            .field("pool_size", &self.pool_size)
+            .field("tls_ca_file", &self.tls_ca_file)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
 }
 
 /// Which store `trent serve` runs on.

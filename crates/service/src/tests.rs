@@ -294,8 +294,12 @@ impl KeyStore for InterleavingStore {
     ) -> Result<Option<trent_core::alias::AliasRecord>, StoreError> {
         self.inner.get_alias(r, a, n).await
     }
-    async fn update_alias(&self, a: &trent_core::alias::AliasRecord) -> Result<(), StoreError> {
-        self.inner.update_alias(a).await
+    async fn update_alias(
+        &self,
+        a: &trent_core::alias::AliasRecord,
+        expected: &trent_core::ids::KeyId,
+    ) -> Result<(), StoreError> {
+        self.inner.update_alias(a, expected).await
     }
     async fn delete_alias(
         &self,

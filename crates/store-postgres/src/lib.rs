@@ -65,29 +65,40 @@ impl std::fmt::Debug for PgOptions {
     }
 }
 
-/// A connection string with any password replaced by `***`, in both forms
-/// (`postgres://user:secret@host/db`, `... password=secret ...`, also as a
-/// URL query parameter).
+/// What a connection string says, without its password: user, hosts and
+/// ports, database, and the session attributes asked for. Read from the
+/// parsed configuration rather than by scanning the text, so no spelling of
+/// a password (quoted, spaced, in a URL or a query parameter) slips through.
 pub fn redacted(url: &str) -> String {
-    let mut out = url.to_string();
-    if let Some(scheme_end) = out.find("://") {
-        let rest = scheme_end + 3;
-        if let Some(at) = out[rest..].find('@').map(|i| i + rest) {
-            if let Some(colon) = out[rest..at].find(':').map(|i| i + rest) {
-                out.replace_range(colon + 1..at, "***");
-            }
-        }
-    }
-    let mut i = 0;
-    while let Some(p) = out[i..].find("password=").map(|p| p + i) {
-        let start = p + "password=".len();
-        let end = out[start..]
-            .find([' ', '&'])
-            .map_or(out.len(), |e| e + start);
-        out.replace_range(start..end, "***");
-        i = start + 3;
-    }
-    out
+    let Ok(c) = url.parse::<tokio_postgres::Config>() else {
+        return "<a connection string that does not parse>".into();
+    };
+    let ports = c.get_ports();
+    let hosts: Vec<String> = c
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let host = match h {
+                tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+            };
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            format!("{host}:{port}")
+        })
+        .collect();
+    format!(
+        "user={} hosts={} dbname={} password={} target_session_attrs={:?}",
+        c.get_user().unwrap_or("-"),
+        hosts.join(","),
+        c.get_dbname().unwrap_or("-"),
+        if c.get_password().is_some() {
+            "***"
+        } else {
+            "-"
+        },
+        c.get_target_session_attrs(),
+    )
 }
 
 impl PgOptions {
@@ -129,6 +140,10 @@ pub struct PostgresStore {
     pool: Pool,
     timeout: Duration,
     changes: broadcast::Sender<Change>,
+    /// A receiver subscribed before the listener started, for the first
+    /// caller of `changes` (the service): nothing the listener sends, a
+    /// `Lost` at start-up included, is missed.
+    first: std::sync::Arc<std::sync::Mutex<Option<broadcast::Receiver<Change>>>>,
     /// The change listener runs while a clone of this exists.
     alive: std::sync::Arc<()>,
 }
@@ -190,6 +205,9 @@ fn pg_config(o: &PgOptions, tls: &Tls) -> Result<tokio_postgres::Config, SetupEr
     // A peer that vanished without a word (a host that died) is noticed.
     c.keepalives(true);
     c.keepalives_idle(Duration::from_secs(10));
+    // Unacknowledged data (a server that vanished mid-query) ends the
+    // connection after the deadline instead of TCP's 15 minutes.
+    c.tcp_user_timeout(o.timeout);
     if matches!(tls, Tls::On(_)) {
         c.ssl_mode(tokio_postgres::config::SslMode::Require);
     }
@@ -272,11 +290,12 @@ impl PostgresStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| setup(SetupError::Pool(e.to_string())))?;
-        let (changes, _) = broadcast::channel(4096);
+        let (changes, first) = broadcast::channel(4096);
         let store = PostgresStore {
             pool,
             timeout: o.timeout,
             changes,
+            first: std::sync::Arc::new(std::sync::Mutex::new(Some(first))),
             alive: std::sync::Arc::new(()),
         };
         store
@@ -301,26 +320,52 @@ impl PostgresStore {
         F: for<'c> FnOnce(&'c mut Object) -> Work<'c, T> + Send,
     {
         let deadline = tokio::time::Instant::now() + self.timeout;
-        let mut client = self
+        let client = self
             .pool
             .get()
             .await
             .map_err(|e| StoreError::Unavailable(Box::new(NoConnection(e.to_string()))))?;
-        let outcome = tokio::time::timeout_at(deadline, work(&mut client)).await;
+        // Closed unless given back below: a request abandoned mid-query
+        // (its client went away) must not hand the next one a connection
+        // with a statement still running.
+        let mut guard = CloseUnlessReturned(Some(client));
+        let Some(client) = guard.0.as_mut() else {
+            return Err(StoreError::Unavailable(Box::new(NoConnection(
+                "no connection".into(),
+            ))));
+        };
+        let outcome = tokio::time::timeout_at(deadline, work(client)).await;
         match outcome {
-            Ok(Ok(v)) => Ok(v),
+            Ok(Ok(v)) => {
+                guard.give_back();
+                Ok(v)
+            }
             Ok(Err(e)) => {
-                if matches!(e, StoreError::Unavailable(_)) {
-                    drop(Object::take(client));
+                if !matches!(e, StoreError::Unavailable(_)) {
+                    guard.give_back();
                 }
                 Err(e)
             }
-            Err(_) => {
-                drop(Object::take(client));
-                Err(StoreError::Unavailable(Box::new(DeadlineExceeded(
-                    self.timeout,
-                ))))
-            }
+            Err(_) => Err(StoreError::Unavailable(Box::new(DeadlineExceeded(
+                self.timeout,
+            )))),
+        }
+    }
+}
+
+/// A pooled connection that is closed when dropped, unless given back.
+struct CloseUnlessReturned(Option<Object>);
+
+impl CloseUnlessReturned {
+    fn give_back(&mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for CloseUnlessReturned {
+    fn drop(&mut self) {
+        if let Some(o) = self.0.take() {
+            drop(Object::take(o));
         }
     }
 }
@@ -484,7 +529,8 @@ const GRANT_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended('trent-g
 #[async_trait]
 impl KeyStore for PostgresStore {
     fn changes(&self) -> Option<broadcast::Receiver<Change>> {
-        Some(self.changes.subscribe())
+        let first = self.first.lock().unwrap_or_else(|e| e.into_inner()).take();
+        Some(first.unwrap_or_else(|| self.changes.subscribe()))
     }
 
     async fn insert_key(&self, record: &KeyRecord) -> Result<(), StoreError> {
@@ -543,8 +589,20 @@ impl KeyStore for PostgresStore {
             Update(KeyRow),
             Delete(KeyLocator, u64),
         }
+        // In key order: two nodes writing overlapping sets (a rotation
+        // syncing replicas, a sweep deleting one of them) lock rows in the
+        // same order, so they cannot deadlock. Each write is its own
+        // compare-and-swap, so the order does not change the outcome.
+        let mut writes: Vec<&KeyWrite> = writes.iter().collect();
+        writes.sort_by(|a, b| {
+            let loc = |w: &KeyWrite| match w {
+                KeyWrite::Insert(r) | KeyWrite::Update(r) => r.locator.clone(),
+                KeyWrite::Delete(l, _) => l.clone(),
+            };
+            loc(a).cmp(&loc(b))
+        });
         let ops = writes
-            .iter()
+            .into_iter()
             .map(|w| {
                 Ok(match w {
                     KeyWrite::Insert(r) => Op::Insert(KeyRow::of(r)?),
@@ -679,28 +737,40 @@ impl KeyStore for PostgresStore {
         .await
     }
 
-    async fn update_alias(&self, alias: &AliasRecord) -> Result<(), StoreError> {
-        let a = alias.clone();
+    async fn update_alias(&self, alias: &AliasRecord, expected: &KeyId) -> Result<(), StoreError> {
+        let (a, expected) = (alias.clone(), expected.to_string());
         self.run(|c| {
             Box::pin(async move {
                 let n = c
                     .execute(
                         "UPDATE aliases SET target = $4, updated_at = $5
-                         WHERE region = $1 AND account = $2 AND name = $3",
+                         WHERE region = $1 AND account = $2 AND name = $3 AND target = $6",
                         &[
                             &a.region.as_str(),
                             &a.account.as_str(),
                             &a.name.0,
                             &a.target.to_string(),
                             &a.updated_at,
+                            &expected,
                         ],
                     )
                     .await
                     .map_err(pg)?;
-                if n == 0 {
-                    return Err(StoreError::NotFound);
+                if n == 1 {
+                    return Ok(());
                 }
-                Ok(())
+                let exists = c
+                    .query_opt(
+                        "SELECT 1 FROM aliases WHERE region = $1 AND account = $2 AND name = $3",
+                        &[&a.region.as_str(), &a.account.as_str(), &a.name.0],
+                    )
+                    .await
+                    .map_err(pg)?;
+                Err(if exists.is_some() {
+                    StoreError::Conflict
+                } else {
+                    StoreError::NotFound
+                })
             })
         })
         .await
@@ -802,7 +872,8 @@ impl KeyStore for PostgresStore {
                      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[])
                           AS u(region, account, key_id, operation, at, request_id, event_id)
                      WHERE EXISTS (SELECT 1 FROM keys k
-                                   WHERE k.region = u.region AND k.account = u.account AND k.key_id = u.key_id)
+                                   WHERE k.region = u.region AND k.account = u.account AND k.key_id = u.key_id
+                                   FOR KEY SHARE)
                      ON CONFLICT (region, account, key_id) DO UPDATE
                      SET operation = excluded.operation, at = excluded.at,
                          request_id = excluded.request_id, event_id = excluded.event_id

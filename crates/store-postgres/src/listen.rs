@@ -43,18 +43,29 @@ pub(crate) async fn start(
     changes: broadcast::Sender<Change>,
     alive: Weak<()>,
 ) -> Result<(), StoreError> {
-    let first = open(&config, &tls).await.map_err(pg)?;
+    let first = open(&config, &tls).await?;
     tokio::spawn(run(config, tls, changes, alive, first));
     Ok(())
 }
 
-async fn open(
-    config: &tokio_postgres::Config,
-    tls: &Tls,
-) -> Result<Listening, tokio_postgres::Error> {
-    match tls {
-        Tls::Off(t) => open_with(config, *t).await,
-        Tls::On(t) => open_with(config, t.clone()).await,
+/// Connect and LISTEN, within the connection's deadline (a server that
+/// accepts and then goes silent must not stall the listener).
+async fn open(config: &tokio_postgres::Config, tls: &Tls) -> Result<Listening, StoreError> {
+    let deadline = config
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(Duration::from_secs(5));
+    let attempt = async {
+        match tls {
+            Tls::Off(t) => open_with(config, *t).await,
+            Tls::On(t) => open_with(config, t.clone()).await,
+        }
+    };
+    match tokio::time::timeout(deadline, attempt).await {
+        Ok(r) => r.map_err(pg),
+        Err(_) => Err(StoreError::Unavailable(Box::new(crate::DeadlineExceeded(
+            deadline,
+        )))),
     }
 }
 

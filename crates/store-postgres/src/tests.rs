@@ -271,13 +271,17 @@ fn debug_never_shows_the_password() {
         "postgres://trent:s3cret-pw@a:1,b:2/trent?target_session_attrs=read-write",
         "host=a user=trent password=s3cret-pw dbname=trent",
         "postgres://trent@a/trent?password=s3cret-pw&sslmode=disable",
+        "host=a user=trent password = s3cret-pw dbname=trent",
+        "host=a user=trent password='s3cret-pw and more' dbname=trent",
+        "host=a user=trent password=s3cret-pw&cd dbname=trent",
     ] {
         let shown = format!("{:?}", PgOptions::new(url));
         assert!(!shown.contains("s3cret-pw"), "{shown}");
         assert!(shown.contains("***"), "{shown}");
     }
     assert_eq!(
-        crate::redacted("postgres://u:p@h/d"),
-        "postgres://u:***@h/d"
+        crate::redacted("postgres://u:p@h1:1,h2:2/d?target_session_attrs=read-write"),
+        "user=u hosts=h1:1,h2:2 dbname=d password=*** target_session_attrs=ReadWrite"
     );
+    assert!(!crate::redacted("not a url ' = ").contains("not a url"));
 }

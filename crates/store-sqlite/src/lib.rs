@@ -606,26 +606,39 @@ impl KeyStore for SqliteStore {
         .await
     }
 
-    async fn update_alias(&self, alias: &AliasRecord) -> Result<(), StoreError> {
-        let a = alias.clone();
+    async fn update_alias(&self, alias: &AliasRecord, expected: &KeyId) -> Result<(), StoreError> {
+        let (a, expected) = (alias.clone(), expected.to_string());
         self.run(move |c| {
             let n = exec(
                 c,
                 "UPDATE aliases SET target = ?4, updated_at = ?5
-                     WHERE region = ?1 AND account = ?2 AND name = ?3",
+                     WHERE region = ?1 AND account = ?2 AND name = ?3 AND target = ?6",
                 params![
                     a.region.as_str(),
                     a.account.as_str(),
                     a.name.0,
                     a.target.to_string(),
-                    a.updated_at
+                    a.updated_at,
+                    expected
                 ],
             )
             .map_err(backend)?;
-            if n == 0 {
-                return Err(StoreError::NotFound);
+            if n == 1 {
+                return Ok(());
             }
-            Ok(())
+            let exists = query_row(
+                c,
+                "SELECT 1 FROM aliases WHERE region = ?1 AND account = ?2 AND name = ?3",
+                params![a.region.as_str(), a.account.as_str(), a.name.0],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(backend)?;
+            Err(if exists.is_some() {
+                StoreError::Conflict
+            } else {
+                StoreError::NotFound
+            })
         })
         .await
     }

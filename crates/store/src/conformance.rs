@@ -450,7 +450,20 @@ pub async fn aliases(s: Arc<dyn KeyStore>) {
     ));
     let mut moved = alias("alias/b", &k2);
     moved.updated_at = 9;
-    s.update_alias(&moved).await.expect("update");
+    // Based on a stale target: refused, nothing changed.
+    assert!(matches!(
+        s.update_alias(&moved, &k2.locator.key_id).await,
+        Err(StoreError::Conflict)
+    ));
+    let unchanged = s
+        .get_alias(&r, &a, &AliasName("alias/b".into()))
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(unchanged.target, k1.locator.key_id);
+    s.update_alias(&moved, &k1.locator.key_id)
+        .await
+        .expect("update");
     let got = s
         .get_alias(&r, &a, &AliasName("alias/b".into()))
         .await
@@ -459,7 +472,8 @@ pub async fn aliases(s: Arc<dyn KeyStore>) {
     assert_eq!(got.target, k2.locator.key_id);
     assert_eq!((got.created_at, got.updated_at), (1, 9));
     assert!(matches!(
-        s.update_alias(&alias("alias/zzz", &k2)).await,
+        s.update_alias(&alias("alias/zzz", &k2), &k1.locator.key_id)
+            .await,
         Err(StoreError::NotFound)
     ));
     let all = s.list_aliases(&r, &a, None, None, 100).await.expect("list");

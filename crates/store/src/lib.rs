@@ -160,8 +160,10 @@ pub trait KeyStore: Send + Sync + std::fmt::Debug {
         name: &AliasName,
     ) -> Result<Option<AliasRecord>, StoreError>;
 
-    /// Replace an existing alias. `NotFound` if it does not exist.
-    async fn update_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
+    /// Point an existing alias at `alias.target`, if it still points at
+    /// `expected` (compare-and-swap: the caller was authorized on that
+    /// target). `NotFound` if it does not exist, `Conflict` if it moved.
+    async fn update_alias(&self, alias: &AliasRecord, expected: &KeyId) -> Result<(), StoreError>;
 
     /// Delete an alias. `NotFound` if it does not exist.
     async fn delete_alias(

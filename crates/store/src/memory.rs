@@ -194,11 +194,12 @@ impl KeyStore for MemoryStore {
             .cloned())
     }
 
-    async fn update_alias(&self, alias: &AliasRecord) -> Result<(), StoreError> {
+    async fn update_alias(&self, alias: &AliasRecord, expected: &KeyId) -> Result<(), StoreError> {
         let mut g = self.lock();
         let k = (scope(&alias.region, &alias.account), alias.name.0.clone());
         match g.aliases.get_mut(&k) {
             None => Err(StoreError::NotFound),
+            Some(slot) if slot.target != *expected => Err(StoreError::Conflict),
             Some(slot) => {
                 *slot = alias.clone();
                 Ok(())

@@ -127,44 +127,49 @@ impl Kms {
         }
     }
 
-    /// UpdateAlias.
+    /// UpdateAlias. The caller is authorized on the alias's current target;
+    /// the update is a compare-and-swap on that target, so a concurrent move
+    /// (on this node or another) makes it read and authorize again.
     pub async fn update_alias(&self, caller: &Caller, r: AliasRequest) -> Result<(), ServiceError> {
         let name = new_alias_name(&r.alias_name)?;
-        let Some(mut alias) = self
-            .store
-            .get_alias(&caller.region, &caller.account, &name)
-            .await?
-        else {
-            return Err(ServiceError::AliasNotFound {
-                alias_arn: name.arn(&caller.region, &caller.account),
-            });
+        let not_found = || ServiceError::AliasNotFound {
+            alias_arn: name.arn(&caller.region, &caller.account),
         };
-        self.authorize_alias(caller, Action::UpdateAlias, &name)?;
-        let current = KeyLocator {
-            region: caller.region.clone(),
-            account: caller.account.clone(),
-            key_id: alias.target,
-        };
-        self.authorize_current_target(caller, Action::UpdateAlias, &current)
-            .await?;
-        let target = self
-            .alias_target(caller, &r.target_key_id, Action::UpdateAlias)
-            .await?;
-        // Every key Trent makes today is a symmetric encryption key, so the
-        // rule that old and new targets share type and usage always holds.
-        alias.target = target.key_id;
-        alias.updated_at = self.clock.now();
-        match self.store.update_alias(&alias).await {
-            Ok(()) => {
-                self.cache
-                    .invalidate_alias(&caller.region, &caller.account, &name.0);
-                Ok(())
+        for _ in 0..crate::CAS_ATTEMPTS {
+            let Some(mut alias) = self
+                .store
+                .get_alias(&caller.region, &caller.account, &name)
+                .await?
+            else {
+                return Err(not_found());
+            };
+            self.authorize_alias(caller, Action::UpdateAlias, &name)?;
+            let current = KeyLocator {
+                region: caller.region.clone(),
+                account: caller.account.clone(),
+                key_id: alias.target,
+            };
+            self.authorize_current_target(caller, Action::UpdateAlias, &current)
+                .await?;
+            let target = self
+                .alias_target(caller, &r.target_key_id, Action::UpdateAlias)
+                .await?;
+            // Every key Trent makes today is a symmetric encryption key, so the
+            // rule that old and new targets share type and usage always holds.
+            alias.target = target.key_id;
+            alias.updated_at = self.clock.now();
+            match self.store.update_alias(&alias, &current.key_id).await {
+                Ok(()) => {
+                    self.cache
+                        .invalidate_alias(&caller.region, &caller.account, &name.0);
+                    return Ok(());
+                }
+                Err(StoreError::Conflict) => tokio::task::yield_now().await,
+                Err(StoreError::NotFound) => return Err(not_found()),
+                Err(e) => return Err(e.into()),
             }
-            Err(StoreError::NotFound) => Err(ServiceError::AliasNotFound {
-                alias_arn: name.arn(&caller.region, &caller.account),
-            }),
-            Err(e) => Err(e.into()),
         }
+        Err(StoreError::Conflict.into())
     }
 
     /// DeleteAlias.
