@@ -18,6 +18,8 @@
 #   scripts/pg.sh sync PORT                 make the server on PORT wait for
 #                                           its standby at every commit
 #   scripts/pg.sh promote DIR               make a standby the primary
+#   scripts/pg.sh sql PORT STATEMENT...     run statements as user trent;
+#                                           prints the rows, unaligned
 #
 # Servers run as the `postgres` system user (initdb refuses root). Every
 # step has a timeout: a password prompt or a server that does not come up
@@ -89,8 +91,15 @@ sync)
 promote)
     timeout 60 runuser -u postgres -- "$(pgbin)/pg_ctl" -D "$2/data" -w -t 30 promote >/dev/null
     ;;
+sql)
+    port=$2
+    shift 2
+    args=()
+    for s in "$@"; do args+=(-c "$s"); done
+    timeout 30 "$(pgbin)/psql" -w -q -At -h 127.0.0.1 -p "$port" -U trent -d trent "${args[@]}"
+    ;;
 *)
-    echo "usage: $0 install | new DIR PORT [fast] | up DIR | down DIR [fast|immediate] | standby PRIMARY_PORT DIR PORT | sync PORT | promote DIR" >&2
+    echo "usage: $0 install | new DIR PORT [fast] | up DIR | down DIR [fast|immediate] | standby PRIMARY_PORT DIR PORT | sync PORT | promote DIR | sql PORT STATEMENT..." >&2
     exit 2
     ;;
 esac

@@ -436,3 +436,86 @@ def test_failover_to_a_synchronous_standby_under_load(tmp_path):
         pg("down", primary, "immediate")
         pg("down", standby)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def make_ca_and_server_cert(directory):
+    """A CA and a certificate for 127.0.0.1 signed by it (PEM files)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test database CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory = Path(directory)
+    (directory / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (directory / "server.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (directory / "server.key").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+
+
+def test_tls_to_the_database_is_required_and_verified(tmp_path):
+    """`tls_ca_file`: the node talks to PostgreSQL over TLS only, and only to
+    a server whose certificate that CA signed."""
+    port = free_port()
+    home = pg_home()
+    db = home / "db"
+    try:
+        url = pg("new", db, port, "fast")
+        make_ca_and_server_cert(db / "data")
+        subprocess.run(["chown", "postgres:postgres", db / "data" / "server.crt", db / "data" / "server.key"], check=True)
+        os.chmod(db / "data" / "server.key", 0o600)
+        pg("sql", port, "ALTER SYSTEM SET ssl = on", "SELECT pg_reload_conf()")
+        time.sleep(0.5)
+        cluster = Cluster(tmp_path / "nodes", url)
+        ca = db / "data" / "ca.pem"
+        try:
+            d = tmp_path / "nodes" / "node-tls"
+            d.mkdir(parents=True)
+            body = node_config(url, "node-tls").replace("timeout_ms = 3000", f"timeout_ms = 3000\ntls_ca_file = \"{ca}\"")
+            s = Server(d / "data", config=write_config(d / "trent.toml", body)).start()
+            cluster.nodes["node-tls"] = s
+            kms = cluster.client("node-tls")
+            key = kms.create_key()["KeyMetadata"]["KeyId"]
+            kms.encrypt(KeyId=key, Plaintext=b"x")
+            rows = pg("sql", port, "SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_ssl s "
+                      "JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'trent/node-tls'")
+            over_tls, total = map(int, rows.split("|"))
+            assert total >= 2 and over_tls == total, rows  # the pool and the listener
+            assert "password" not in s.read_log().lower() or "password=***" in s.read_log()
+            assert ":trent@" not in s.read_log()
+            # Another CA: the node refuses to start.
+            other = tmp_path / "other"
+            other.mkdir()
+            make_ca_and_server_cert(other)
+            d2 = tmp_path / "nodes" / "node-wrong-ca"
+            d2.mkdir(parents=True)
+            body = node_config(url, "node-wrong-ca").replace(
+                "timeout_ms = 3000", f"timeout_ms = 3000\ntls_ca_file = \"{other / 'ca.pem'}\"")
+            bad = Server(d2 / "data", config=write_config(d2 / "trent.toml", body))
+            assert bad.start(expect_failure=True) != 0
+            assert "certificate" in bad.read_log().lower(), bad.read_log()
+        finally:
+            cluster.stop()
+    finally:
+        pg("down", db)
+        shutil.rmtree(home, ignore_errors=True)

@@ -324,7 +324,7 @@ impl PostgresStore {
             .pool
             .get()
             .await
-            .map_err(|e| StoreError::Unavailable(Box::new(NoConnection(e.to_string()))))?;
+            .map_err(|e| StoreError::Unavailable(Box::new(NoConnection(causes(&e)))))?;
         // Closed unless given back below: a request abandoned mid-query
         // (its client went away) must not hand the next one a connection
         // with a statement still running.
@@ -351,6 +351,23 @@ impl PostgresStore {
             )))),
         }
     }
+}
+
+/// An error and its causes on one line ("error performing TLS handshake:
+/// invalid peer certificate: UnknownIssuer"): the pool's error is kept as
+/// text, and its causes are what tells an operator what to fix.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// A pooled connection that is closed when dropped, unless given back.
