@@ -45,14 +45,10 @@ stop_server
 
 "$PY" - "$OUT/rows.tsv" >> "$OUT/summary.md" <<'PYEOF'
 import statistics, sys
-runs = {}
-for name, c, rps, p50, p99, cpu in (l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()):
-    runs.setdefault(name, []).append((float(rps), float(p50), float(p99), float(cpu)))
-def med(name, i=0):
-    return statistics.median(x[i] for x in runs[name])
-print("\n| run | requests/s | p50 ms | p99 ms | server CPU µs/request | runs |\n|---|---|---|---|---|---|")
-for name, xs in runs.items():
-    print(f"| {name} | {med(name):.0f} | {med(name, 1):.2f} | {med(name, 2):.2f} | {med(name, 3):.1f} | {len(xs)} |")
+sys.path.insert(0, "bench")
+from rows import load, print_table
+runs = load(sys.argv[1])
+print_table(runs)
 # The VM's speed drifts by tens of percent over minutes: each ratio compares
 # the runs of one round (neighbours in time), then takes the median.
 for op in ("encrypt", "decrypt"):

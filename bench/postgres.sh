@@ -59,14 +59,10 @@ stop_server
 
 "$PY" - "$OUT/rows.tsv" "$PROPAGATION" >> "$OUT/summary.md" <<'PYEOF'
 import json, statistics, sys
-runs = {}
-for name, c, rps, p50, p99, cpu in (l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()):
-    runs.setdefault(name, []).append((float(rps), float(p50), float(p99), float(cpu)))
-def med(name, i=0):
-    return statistics.median(x[i] for x in runs[name])
-print("\n| run | requests/s | p50 ms | p99 ms | server CPU µs/request | runs |\n|---|---|---|---|---|---|")
-for name, xs in runs.items():
-    print(f"| {name} | {med(name):.0f} | {med(name, 1):.2f} | {med(name, 2):.2f} | {med(name, 3):.1f} | {len(xs)} |")
+sys.path.insert(0, "bench")
+from rows import load, print_table
+runs = load(sys.argv[1])
+print_table(runs)
 for op in ("encrypt", "create-key"):
     ratios = [p[0] / s[0] for p, s in zip(runs[f"{op}-postgres"], runs[f"{op}-sqlite"])]
     print(f"\n{op}: PostgreSQL / SQLite per round: {', '.join(f'{x:.3f}' for x in ratios)} (median {statistics.median(ratios):.3f})")

@@ -484,11 +484,7 @@ async fn cas_miss(
         )
         .await
         .map_err(pg)?;
-    Err(if found.is_some() {
-        StoreError::Conflict
-    } else {
-        StoreError::NotFound
-    })
+    Err(StoreError::cas_miss(found.is_some()))
 }
 
 /// Delete a key at `revision` with its aliases, usage and grants, inside
@@ -783,11 +779,7 @@ impl KeyStore for PostgresStore {
                     )
                     .await
                     .map_err(pg)?;
-                Err(if exists.is_some() {
-                    StoreError::Conflict
-                } else {
-                    StoreError::NotFound
-                })
+                Err(StoreError::cas_miss(exists.is_some()))
             })
         })
         .await

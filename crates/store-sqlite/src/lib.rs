@@ -280,8 +280,7 @@ fn cas_miss(c: &Connection, region: &str, account: &str, key_id: &str) -> StoreE
     )
     .optional();
     match found {
-        Ok(Some(())) => StoreError::Conflict,
-        Ok(None) => StoreError::NotFound,
+        Ok(found) => StoreError::cas_miss(found.is_some()),
         Err(e) => backend(e),
     }
 }
@@ -634,11 +633,7 @@ impl KeyStore for SqliteStore {
             )
             .optional()
             .map_err(backend)?;
-            Err(if exists.is_some() {
-                StoreError::Conflict
-            } else {
-                StoreError::NotFound
-            })
+            Err(StoreError::cas_miss(exists.is_some()))
         })
         .await
     }

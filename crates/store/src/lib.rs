@@ -50,6 +50,18 @@ pub enum StoreError {
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+impl StoreError {
+    /// Why a compare-and-swap matched nothing: the record exists but moved
+    /// on (`Conflict`), or it is gone (`NotFound`).
+    pub fn cas_miss(exists: bool) -> StoreError {
+        if exists {
+            StoreError::Conflict
+        } else {
+            StoreError::NotFound
+        }
+    }
+}
+
 /// A change committed to a store that several nodes share, as each node
 /// hears of it (see [`KeyStore::changes`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
