@@ -473,6 +473,13 @@ def test_rotation_is_refused_for_asymmetric_and_hmac_keys(kms, keys):
         # Nothing to turn off, and AWS answers 200.
         kms.disable_key_rotation(KeyId=key["KeyId"])
         assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is False
+        # No rotations to list; IncludeKeyMaterial "can only be used with KMS
+        # keys that support automatic or on-demand key rotation".
+        assert kms.list_key_rotations(KeyId=key["KeyId"])["Rotations"] == []
+        for include in ("ALL_KEY_MATERIAL", "ROTATIONS_ONLY"):
+            with pytest.raises(ClientError) as e:
+                kms.list_key_rotations(KeyId=key["KeyId"], IncludeKeyMaterial=include)
+            assert error_of(e) == ("UnsupportedOperationException", "", 400)
 
 
 def test_openssl_verifies_a_signature_with_the_downloaded_key(server, kms, keys, tmp_path):

@@ -136,6 +136,12 @@ impl Kms {
                 Action::ListKeyRotations,
             )
             .await?;
+        // AWS: IncludeKeyMaterial "can only be used with KMS keys that
+        // support automatic or on-demand key rotation"; without it, a key
+        // that cannot rotate lists no rotations.
+        if r.include_key_material.is_some() && !trent_core::spec::rotates(rec.spec) {
+            return Err(trent_core::KeyError::RotationUnsupported { arn: rec.arn() }.into());
+        }
         let all = r.include_key_material.as_ref().and_then(|i| i.known())
             == Some(IncludeKeyMaterial::AllKeyMaterial);
         let size = page_size(r.limit, 100, 1000);
